@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently:
+#  - .venv: nx-27017 (the test upstream, a MongoDB wire-protocol server from PyPI),
+#    pymongo with its compression extras;
+#  - tests/clients/node_modules: the Node driver and mongosh (npm).
+# A real mongod can be used instead of nx-27017 by exporting MONGOD_URI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/nx-27017 ] || [ ! -f .venv/.mongoward-deps ] || ! cmp -s tests/clients/requirements.txt .venv/.mongoward-deps; then
+  echo "==> python test dependencies (.venv)"
+  "$PY" -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+  cp tests/clients/requirements.txt .venv/.mongoward-deps
+fi
+
+if [ ! -x tests/clients/node_modules/.bin/mongosh ] || [ tests/clients/package.json -nt tests/clients/node_modules/.installed ]; then
+  echo "==> node test dependencies (tests/clients/node_modules)"
+  (cd tests/clients && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, property and integration tests (real drivers over TLS
+# against a real wire-protocol upstream). Installs its own test dependencies first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-test-env.sh
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+# Benches must keep compiling; they are run by benches/compare.sh, never timed in tests.
+cargo build --release --benches --quiet
+cargo nextest run --all-targets --no-fail-fast "$@"

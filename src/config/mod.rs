@@ -1,0 +1,220 @@
+//! The one TOML file operators write. Parsing is strict (`deny_unknown_fields`
+//! everywhere): a typo such as `acess_list` must fail loudly, never silently drop a gate.
+//!
+//! `load` turns the file into a validated [`Config`]; the pieces that change at runtime
+//! (users, roles, access list) are compiled into a policy snapshot by `proxy::policy`.
+
+pub mod uri;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+pub use uri::{UpstreamUri, UriError};
+
+/// Why a configuration file was rejected. Every variant names the file and the key.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        file: String,
+        key: String,
+        reason: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub clusters: Vec<ClusterConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Data-plane listeners; TLS is always on for these.
+    pub listen: Vec<String>,
+    /// Plaintext listeners: only for local experiments, logged as a warning at startup.
+    #[serde(default)]
+    pub plaintext_listen: Vec<String>,
+    /// Seconds a client has to finish TLS and authentication.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Seconds idle connections may stay open (0 = forever, like mongod).
+    #[serde(default)]
+    pub idle_timeout_secs: u64,
+    /// Largest message accepted from a client, capped by the upstream's own limit.
+    #[serde(default)]
+    pub max_message_size_bytes: Option<usize>,
+    /// Seconds to wait for in-flight commands on SIGTERM.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout_secs: u64,
+}
+
+fn default_handshake_timeout() -> u64 {
+    10
+}
+
+fn default_drain_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub name: String,
+    /// How the proxy reaches this upstream.
+    pub uri: String,
+}
+
+/// A validated configuration: paths resolved against the file's directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub file: ConfigFile,
+    pub listen: Vec<SocketAddr>,
+    pub plaintext_listen: Vec<SocketAddr>,
+    pub clusters: Vec<(ClusterConfig, UpstreamUri)>,
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Config::from_str(&text, path)
+    }
+
+    /// Parses and validates text that came from `path` (used for messages and relative paths).
+    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file_name = path.display().to_string();
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file_name.clone(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            file: file_name.clone(),
+            key: key.to_string(),
+            reason,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.tls.cert_file = base.join(&file.tls.cert_file);
+        file.tls.key_file = base.join(&file.tls.key_file);
+        let listen = parse_addrs(&file.server.listen, "server.listen", &invalid)?;
+        let plaintext_listen = parse_addrs(
+            &file.server.plaintext_listen,
+            "server.plaintext_listen",
+            &invalid,
+        )?;
+        if listen.is_empty() && plaintext_listen.is_empty() {
+            return Err(invalid(
+                "server.listen",
+                "at least one listener is required".into(),
+            ));
+        }
+        let mut warnings = Vec::new();
+        if !plaintext_listen.is_empty() {
+            warnings.push(format!(
+                "server.plaintext_listen {:?} accepts unencrypted connections: passwords and data cross the network in clear text",
+                file.server.plaintext_listen
+            ));
+        }
+        let clusters = validate_clusters(&file.clusters, &invalid)?;
+        Ok(Config {
+            path: path.to_path_buf(),
+            file,
+            listen,
+            plaintext_listen,
+            clusters,
+            warnings,
+        })
+    }
+
+    /// One-line summary for `check-config`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: ok: {} TLS listener(s), {} plaintext listener(s), {} cluster(s)",
+            self.path.display(),
+            self.listen.len(),
+            self.plaintext_listen.len(),
+            self.clusters.len(),
+        )
+    }
+}
+
+fn parse_addrs(
+    list: &[String],
+    key: &str,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<SocketAddr>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.parse::<SocketAddr>().map_err(|e| {
+                invalid(
+                    &format!("{key}[{i}]"),
+                    format!("'{a}' is not an ip:port address ({e})"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn validate_clusters(
+    clusters: &[ClusterConfig],
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<(ClusterConfig, UpstreamUri)>, ConfigError> {
+    if clusters.is_empty() {
+        return Err(invalid(
+            "clusters",
+            "at least one [[clusters]] entry is required".into(),
+        ));
+    }
+    let mut out: Vec<(ClusterConfig, UpstreamUri)> = Vec::new();
+    for (i, c) in clusters.iter().enumerate() {
+        if c.name.is_empty() {
+            return Err(invalid(
+                &format!("clusters[{i}].name"),
+                "must not be empty".into(),
+            ));
+        }
+        if out.iter().any(|(o, _)| o.name == c.name) {
+            return Err(invalid(
+                &format!("clusters[{i}].name"),
+                format!("duplicate cluster name '{}'", c.name),
+            ));
+        }
+        let uri = UpstreamUri::parse(&c.uri)
+            .map_err(|e| invalid(&format!("clusters[{i}].uri"), e.to_string()))?;
+        out.push((c.clone(), uri));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

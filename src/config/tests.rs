@@ -1,0 +1,74 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[server]
+listen = ["127.0.0.1:27018"]
+[tls]
+cert_file = "certs/server.pem"
+key_file = "certs/server-key.pem"
+[[clusters]]
+name = "default"
+uri = "mongodb://127.0.0.1:27017"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_str(text, Path::new("/etc/mongoward/mongoward.toml"))
+}
+
+#[test]
+fn minimal_file_parses_and_resolves_paths() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.listen, vec!["127.0.0.1:27018".parse().unwrap()]);
+    assert_eq!(
+        c.file.tls.cert_file,
+        Path::new("/etc/mongoward/certs/server.pem")
+    );
+    assert_eq!(
+        c.clusters[0].1.hosts,
+        vec![("127.0.0.1".to_string(), 27017)]
+    );
+    assert!(c.warnings.is_empty());
+}
+
+#[test]
+fn unknown_key_is_an_error_naming_the_key() {
+    let text = MINIMAL.replace("listen =", "listn =");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("/etc/mongoward/mongoward.toml"), "{err}");
+    assert!(err.contains("listn"), "{err}");
+}
+
+#[test]
+fn bad_address_names_key_and_value() {
+    let text = MINIMAL.replace("127.0.0.1:27018", "localhost");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("server.listen[0]") && err.contains("'localhost'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plaintext_listener_warns() {
+    let text = MINIMAL.replace(
+        "listen = [\"127.0.0.1:27018\"]",
+        "listen = []\nplaintext_listen = [\"127.0.0.1:27019\"]",
+    );
+    let c = parse(&text).unwrap();
+    assert!(c.warnings[0].contains("unencrypted"));
+}
+
+#[test]
+fn duplicate_cluster_and_bad_uri_rejected() {
+    let dup = format!("{MINIMAL}\n[[clusters]]\nname = \"default\"\nuri = \"mongodb://h:1\"\n");
+    assert!(parse(&dup)
+        .unwrap_err()
+        .to_string()
+        .contains("duplicate cluster"));
+    let bad = MINIMAL.replace("mongodb://127.0.0.1:27017", "mongodb://u:secret@h:1");
+    let err = parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("clusters[0].uri") && !err.contains("secret"),
+        "{err}"
+    );
+}

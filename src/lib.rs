@@ -1,0 +1,12 @@
+//! mongoward: a MongoDB wire-protocol authorization proxy.
+//!
+//! Data flow (one module per step): accept -> access list ([`gates`]) -> TLS ([`tls`])
+//! -> frame codec ([`wire`]) -> handshake/SCRAM ([`gates`]) -> classify and authorize
+//! ([`authz`]) -> upstream -> reply inspection -> client ([`proxy`]).
+#![forbid(unsafe_code)]
+
+pub mod authz;
+pub mod config;
+pub mod proxy;
+pub mod tls;
+pub mod wire;

@@ -1,0 +1,176 @@
+//! The proxy's own answers to `hello`/`isMaster`, `ping` and `buildInfo`.
+//!
+//! Drivers see one mongos-like endpoint (`msg: "isdbgrid"`): never the upstream's host
+//! list, replica set name or topology. Limits and wire versions are the upstream's own,
+//! so drivers size batches for the real server. No `topologyVersion` is sent: drivers
+//! then poll instead of holding awaitable hellos open against the proxy.
+
+use bson::oid::ObjectId;
+use bson::{rawdoc, RawArrayBuf, RawDocument, RawDocumentBuf};
+
+use super::upstream::UpstreamInfo;
+use crate::wire::Compressor;
+
+/// What a hello request asked for.
+#[derive(Debug, Default)]
+pub struct HelloRequest {
+    /// `hello` (true) or legacy `isMaster`/`ismaster` (false).
+    pub modern: bool,
+    pub hello_ok: bool,
+    pub load_balanced: bool,
+    pub compression: Vec<Compressor>,
+    /// `saslSupportedMechs: "db.user"`, if asked.
+    pub sasl_supported_mechs: Option<String>,
+    /// `speculativeAuthenticate` document, if sent.
+    pub speculative: Option<RawDocumentBuf>,
+}
+
+impl HelloRequest {
+    pub fn parse(body: &RawDocument, name: &str) -> HelloRequest {
+        let flag = |k: &str| body.get_bool(k).unwrap_or(false);
+        let compression = body
+            .get_array("compression")
+            .ok()
+            .map(|a| {
+                a.into_iter()
+                    .filter_map(|v| v.ok().and_then(|v| v.as_str()))
+                    .filter_map(Compressor::from_name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        HelloRequest {
+            modern: name == "hello",
+            hello_ok: flag("helloOk"),
+            load_balanced: flag("loadBalanced"),
+            compression,
+            sasl_supported_mechs: body.get_str("saslSupportedMechs").ok().map(str::to_string),
+            speculative: body
+                .get_document("speculativeAuthenticate")
+                .ok()
+                .map(|d| d.to_raw_document_buf()),
+        }
+    }
+}
+
+/// Per-process identity shown to drivers.
+pub struct Identity {
+    /// Stable for the process: drivers in load-balanced mode key pools on it.
+    pub service_id: ObjectId,
+}
+
+/// Compressors the proxy speaks, in its order of preference when the client has none.
+pub const SUPPORTED_COMPRESSORS: [Compressor; 3] =
+    [Compressor::Zstd, Compressor::Snappy, Compressor::Zlib];
+
+/// The client's list filtered to what we support, keeping the client's order (its preference).
+pub fn negotiate(client: &[Compressor]) -> Vec<Compressor> {
+    client
+        .iter()
+        .copied()
+        .filter(|c| SUPPORTED_COMPRESSORS.contains(c))
+        .collect()
+}
+
+/// Builds the hello reply. Authentication fields are appended by the caller.
+pub fn hello_reply(
+    req: &HelloRequest,
+    info: &UpstreamInfo,
+    identity: &Identity,
+    connection_id: i64,
+    compressors: &[Compressor],
+    now_millis: i64,
+) -> RawDocumentBuf {
+    let mut doc = RawDocumentBuf::new();
+    if req.hello_ok {
+        doc.append("helloOk", true);
+    }
+    doc.append(
+        if req.modern {
+            "isWritablePrimary"
+        } else {
+            "ismaster"
+        },
+        true,
+    );
+    doc.append("msg", "isdbgrid");
+    doc.append("maxBsonObjectSize", info.max_bson_object_size);
+    doc.append("maxMessageSizeBytes", info.max_message_size_bytes);
+    doc.append("maxWriteBatchSize", info.max_write_batch_size);
+    doc.append("localTime", bson::DateTime::from_millis(now_millis));
+    if let Some(m) = info.logical_session_timeout_minutes {
+        doc.append("logicalSessionTimeoutMinutes", m);
+    }
+    doc.append("connectionId", connection_id);
+    doc.append("minWireVersion", info.min_wire_version);
+    doc.append("maxWireVersion", info.max_wire_version);
+    doc.append("readOnly", false);
+    if !compressors.is_empty() {
+        let mut list = RawArrayBuf::new();
+        for c in compressors {
+            list.push(c.name());
+        }
+        doc.append("compression", list);
+    }
+    if req.load_balanced {
+        doc.append("serviceId", identity.service_id);
+    }
+    doc
+}
+
+/// Appends `ok: 1` (last, as servers do).
+pub fn finish(mut doc: RawDocumentBuf) -> RawDocumentBuf {
+    doc.append("ok", 1.0);
+    doc
+}
+
+/// `buildInfo`, from the upstream's version (drivers gate features on it).
+pub fn build_info(info: &UpstreamInfo) -> RawDocumentBuf {
+    let mut version_array = RawArrayBuf::new();
+    for v in &info.version_array {
+        version_array.push(*v);
+    }
+    rawdoc! {
+        "version": info.version.as_str(),
+        "versionArray": version_array,
+        "gitVersion": "mongoward",
+        "bits": 64,
+        "maxBsonObjectSize": info.max_bson_object_size,
+        "ok": 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_is_a_mongos_and_hides_topology() {
+        let req = HelloRequest::parse(
+            &rawdoc! {"hello": 1, "helloOk": true, "compression": ["zstd", "lz4", "zlib"]},
+            "hello",
+        );
+        let neg = negotiate(&req.compression);
+        assert_eq!(neg, vec![Compressor::Zstd, Compressor::Zlib]);
+        let id = Identity {
+            service_id: ObjectId::new(),
+        };
+        let doc = finish(hello_reply(&req, &UpstreamInfo::default(), &id, 7, &neg, 0));
+        assert_eq!(doc.get_str("msg").unwrap(), "isdbgrid");
+        assert!(doc.get_bool("isWritablePrimary").unwrap());
+        assert!(doc.get("hosts").unwrap().is_none());
+        assert!(doc.get("setName").unwrap().is_none());
+        assert!(doc.get("serviceId").unwrap().is_none());
+        assert_eq!(doc.get_i64("connectionId").unwrap(), 7);
+    }
+
+    #[test]
+    fn load_balanced_mode_has_service_id() {
+        let req = HelloRequest::parse(&rawdoc! {"isMaster": 1, "loadBalanced": true}, "isMaster");
+        let id = Identity {
+            service_id: ObjectId::new(),
+        };
+        let doc = hello_reply(&req, &UpstreamInfo::default(), &id, 1, &[], 0);
+        assert_eq!(doc.get_object_id("serviceId").unwrap(), id.service_id);
+        assert!(doc.get_bool("ismaster").unwrap());
+    }
+}

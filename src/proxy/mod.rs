@@ -1,0 +1,221 @@
+//! The running proxy: listeners, the per-connection pipeline and graceful shutdown.
+//!
+//! accept -> access list -> TLS -> session loop (frame codec -> handshake/SCRAM ->
+//! classify -> authorize -> upstream -> reply inspection -> client).
+
+pub mod cursors;
+pub mod handshake;
+pub mod io;
+pub mod replies;
+pub mod route;
+pub mod session;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use handshake::Identity;
+use session::{ConnInfo, Session};
+use upstream::Cluster;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every connection. Read-mostly; nothing here is locked per message.
+pub struct Shared {
+    pub identity: Identity,
+    pub clusters: Vec<Arc<Cluster>>,
+    pub shutdown: watch::Receiver<bool>,
+    next_conn_id: AtomicI64,
+    active: AtomicUsize,
+    idle: Notify,
+    handshake_timeout: Duration,
+}
+
+/// Decrements the live-connection count when a connection task ends, however it ends.
+struct ActiveGuard(Arc<Shared>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// A started proxy.
+pub struct Running {
+    /// Bound TLS listener addresses (port 0 in the config becomes the real port here).
+    pub tls_addrs: Vec<SocketAddr>,
+    pub plaintext_addrs: Vec<SocketAddr>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    /// Number of client connections being served.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Stops accepting, asks sessions to finish, waits up to `drain` for them.
+    pub async fn shutdown(&self, drain: Duration) {
+        let _ = self.stop.send(true);
+        let wait = async {
+            while self.shared.active.load(Ordering::Acquire) > 0 {
+                let notified = self.shared.idle.notified();
+                if self.shared.active.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+            }
+        };
+        if tokio::time::timeout(drain, wait).await.is_err() {
+            warn!(
+                remaining = self.active_connections(),
+                "drain timeout reached; closing remaining connections"
+            );
+        }
+    }
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let tls = crate::tls::server_config(&config.file.tls.cert_file, &config.file.tls.key_file)?;
+    let (stop, shutdown) = watch::channel(false);
+    let clusters: Vec<_> = config
+        .clusters
+        .iter()
+        .map(|(c, u)| Cluster::new(c, u))
+        .collect();
+    let shared = Arc::new(Shared {
+        identity: Identity {
+            service_id: bson::oid::ObjectId::new(),
+        },
+        clusters,
+        shutdown,
+        next_conn_id: AtomicI64::new(1),
+        active: AtomicUsize::new(0),
+        idle: Notify::new(),
+        handshake_timeout: Duration::from_secs(config.file.server.handshake_timeout_secs.max(1)),
+    });
+    for w in &config.warnings {
+        warn!("{w}");
+    }
+    for cluster in &shared.clusters {
+        let c = cluster.clone();
+        tokio::spawn(async move {
+            match c.probe().await {
+                Ok(info) => {
+                    info!(cluster.name = %c.name, upstream.version = %info.version, "upstream reachable")
+                }
+                Err(e) => {
+                    warn!(cluster.name = %c.name, error = %e, "upstream not reachable yet; clients will get errors until it is")
+                }
+            }
+        });
+    }
+    let acceptor = TlsAcceptor::from(tls);
+    let mut tls_addrs = Vec::new();
+    for addr in &config.listen {
+        tls_addrs.push(listen(*addr, Some(acceptor.clone()), shared.clone()).await?);
+    }
+    let mut plaintext_addrs = Vec::new();
+    for addr in &config.plaintext_listen {
+        plaintext_addrs.push(listen(*addr, None, shared.clone()).await?);
+    }
+    Ok(Running {
+        tls_addrs,
+        plaintext_addrs,
+        shared,
+        stop,
+    })
+}
+
+async fn listen(
+    addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+) -> Result<SocketAddr, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    info!(listen.addr = %bound, tls = tls.is_some(), "listening");
+    tokio::spawn(accept_loop(listener, tls, shared));
+    Ok(bound)
+}
+
+async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        let guard = ActiveGuard(shared.clone());
+        tokio::spawn(serve_connection(tcp, peer, tls.clone(), guard));
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    guard: ActiveGuard,
+) {
+    let shared = guard.0.clone();
+    let _ = tcp.set_nodelay(true);
+    let Some(cluster) = shared.clusters.first().cloned() else {
+        return;
+    };
+    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let stream = match tls {
+        Some(acceptor) => {
+            match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => io::Stream::ServerTls(Box::new(s)),
+                Ok(Err(e)) => {
+                    info!(conn.id = id, client.addr = %peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    info!(conn.id = id, client.addr = %peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+        None => io::Stream::Plain(tcp),
+    };
+    debug!(conn.id = id, client.addr = %peer, cluster.name = %cluster.name, "connection accepted");
+    let info = ConnInfo { id, peer, cluster };
+    Session::new(info, shared, stream).run().await;
+    drop(guard);
+}

@@ -1,0 +1,120 @@
+//! The one place where errors of every layer become MongoDB error replies
+//! (`{ok: 0, errmsg, code, codeName}`), encoded in the opcode of the request.
+//!
+//! Messages say what was refused and no more: never document contents, never the
+//! upstream's address or the service user.
+
+use bson::{rawdoc, RawDocument, RawDocumentBuf};
+use bytes::Bytes;
+
+use crate::wire::{self, Compressor, WireError};
+
+/// A MongoDB error, ready to be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorReply {
+    pub code: i32,
+    pub code_name: &'static str,
+    pub errmsg: String,
+    /// `errorLabels` drivers act on (e.g. RetryableWriteError).
+    pub labels: Vec<&'static str>,
+}
+
+impl ErrorReply {
+    pub fn new(code: i32, code_name: &'static str, errmsg: impl Into<String>) -> ErrorReply {
+        ErrorReply {
+            code,
+            code_name,
+            errmsg: errmsg.into(),
+            labels: Vec::new(),
+        }
+    }
+
+    pub fn unauthorized(errmsg: impl Into<String>) -> ErrorReply {
+        ErrorReply::new(13, "Unauthorized", errmsg)
+    }
+
+    pub fn authentication_failed() -> ErrorReply {
+        ErrorReply::new(18, "AuthenticationFailed", "Authentication failed.")
+    }
+
+    pub fn host_unreachable(what: &str) -> ErrorReply {
+        ErrorReply::new(
+            6,
+            "HostUnreachable",
+            format!("upstream unavailable: {what}"),
+        )
+    }
+
+    pub fn network_timeout(what: &str) -> ErrorReply {
+        ErrorReply::new(89, "NetworkTimeout", format!("upstream timed out: {what}"))
+    }
+
+    pub fn with_label(mut self, label: &'static str) -> ErrorReply {
+        self.labels.push(label);
+        self
+    }
+
+    /// The reply document.
+    pub fn to_doc(&self) -> RawDocumentBuf {
+        let mut doc = rawdoc! {
+            "ok": 0.0,
+            "errmsg": self.errmsg.as_str(),
+            "code": self.code,
+            "codeName": self.code_name,
+        };
+        if !self.labels.is_empty() {
+            let mut labels = bson::RawArrayBuf::new();
+            for l in &self.labels {
+                labels.push(*l);
+            }
+            doc.append("errorLabels", labels);
+        }
+        doc
+    }
+}
+
+impl From<&WireError> for ErrorReply {
+    fn from(e: &WireError) -> ErrorReply {
+        ErrorReply::new(e.code(), e.code_name(), e.to_string())
+    }
+}
+
+/// How to frame a reply to one request: its opcode, id and compression.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyTo {
+    pub op_code: i32,
+    pub request_id: i32,
+    pub compressor: Option<Compressor>,
+}
+
+/// Encodes a proxy-made reply document for the request it answers. OP_QUERY requests
+/// get OP_REPLY, everything else OP_MSG; compressed when the request was (a driver
+/// accepts either, mongod mirrors the request).
+pub fn encode(reply_to: &ReplyTo, own_id: i32, doc: &RawDocument) -> Bytes {
+    let msg = if reply_to.op_code == wire::OP_QUERY {
+        wire::encode_op_reply(own_id, reply_to.request_id, doc)
+    } else {
+        wire::encode_op_msg(own_id, reply_to.request_id, 0, doc)
+    };
+    match reply_to.compressor {
+        Some(c) if c != Compressor::Noop => wire::compress(&msg, c).unwrap_or(msg),
+        _ => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_doc_has_mongodb_shape() {
+        let doc = ErrorReply::unauthorized("not authorized on x to execute command find on x.y")
+            .with_label("RetryableWriteError")
+            .to_doc();
+        assert_eq!(doc.get_f64("ok").unwrap(), 0.0);
+        assert_eq!(doc.get_i32("code").unwrap(), 13);
+        assert_eq!(doc.get_str("codeName").unwrap(), "Unauthorized");
+        let labels = doc.get_array("errorLabels").unwrap();
+        assert_eq!(labels.get_str(0).unwrap(), "RetryableWriteError");
+    }
+}

@@ -1,0 +1,283 @@
+//! The session loop: one client connection, glued to the pure gates.
+//!
+//! read frame -> decode (wire) -> route (handshake / authentication / authorization)
+//! -> forward the checked bytes upstream -> read replies (cursor ids) -> client.
+//! Everything that decides lives in pure modules; this file only moves bytes and state.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bson::RawDocumentBuf;
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tracing::{debug, info, warn};
+
+use super::cursors::{cursor_of, CursorTable};
+use super::io::{read_frame, FrameError, Stream};
+use super::replies::{self, ErrorReply, ReplyTo};
+use super::route::{self, Route};
+use super::upstream::{Cluster, UpstreamConn, UpstreamError};
+use super::Shared;
+use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
+
+/// Whether the loop goes on after a message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+/// Who is on the other end, for logs and decisions.
+#[derive(Clone)]
+pub struct ConnInfo {
+    pub id: i64,
+    pub peer: SocketAddr,
+    pub cluster: Arc<Cluster>,
+}
+
+/// Per-connection state.
+pub struct Session {
+    pub info: ConnInfo,
+    pub(super) shared: Arc<Shared>,
+    client: Stream,
+    upstream: Option<UpstreamConn>,
+    pub(super) compressors: Vec<Compressor>,
+    pub(super) cursors: CursorTable,
+    next_id: i32,
+    buf: BytesMut,
+}
+
+impl Session {
+    pub fn new(info: ConnInfo, shared: Arc<Shared>, client: Stream) -> Session {
+        Session {
+            info,
+            shared,
+            client,
+            upstream: None,
+            compressors: Vec::new(),
+            cursors: CursorTable::default(),
+            next_id: 1,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Serves the client until it leaves, breaks the protocol, or the proxy stops.
+    pub async fn run(mut self) {
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            let max = self.info.cluster.info().limits().max_message_size;
+            let frame = tokio::select! {
+                f = read_frame(&mut self.client, &mut self.buf, max) => f,
+                _ = shutdown.changed() => break,
+            };
+            let flow = match frame {
+                Ok(None) => break,
+                Ok(Some((header, bytes))) => self.on_frame(header, bytes).await,
+                Err(e) => self.on_bad_frame(e).await,
+            };
+            if flow == Flow::Close {
+                break;
+            }
+        }
+        let _ = self.client.shutdown().await;
+        debug!(conn.id = self.info.id, "session closed");
+    }
+
+    async fn on_bad_frame(&mut self, e: FrameError) -> Flow {
+        warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "refused message; closing connection");
+        if let FrameError::Rejected { header, error } = &e {
+            let to = ReplyTo {
+                op_code: header.op_code,
+                request_id: header.request_id,
+                compressor: None,
+            };
+            self.reply_error(&to, &ErrorReply::from(error)).await;
+        }
+        Flow::Close
+    }
+
+    async fn on_frame(&mut self, header: wire::Header, bytes: Bytes) -> Flow {
+        let limits = self.info.cluster.info().limits();
+        match wire::decode_request(bytes, &limits) {
+            Ok(Request::Msg(msg)) => self.on_msg(msg).await,
+            Ok(Request::Query(q)) => self.on_query(q).await,
+            Err(e) => {
+                warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "malformed message; closing connection");
+                let to = ReplyTo {
+                    op_code: header.op_code,
+                    request_id: header.request_id,
+                    compressor: None,
+                };
+                self.reply_error(&to, &ErrorReply::from(&e)).await;
+                Flow::Close
+            }
+        }
+    }
+
+    async fn on_query(&mut self, q: OpQuery) -> Flow {
+        let to = ReplyTo {
+            op_code: wire::OP_QUERY,
+            request_id: q.header().request_id,
+            compressor: q.compressor(),
+        };
+        match route::legacy_query(self, &q) {
+            Ok(doc) => {
+                self.reply_doc(&to, &doc).await;
+                Flow::Continue
+            }
+            Err(err) => {
+                self.reply_error(&to, &err).await;
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn on_msg(&mut self, msg: OpMsg) -> Flow {
+        let to = ReplyTo {
+            op_code: wire::OP_MSG,
+            request_id: msg.header().request_id,
+            compressor: msg.compressor().filter(|c| self.compressors.contains(c)),
+        };
+        let silent = msg.more_to_come();
+        match route::route(self, &msg).await {
+            Route::Reply(doc) if !silent => self.reply_doc(&to, &doc).await,
+            Route::Refuse(err) if !silent => self.reply_error(&to, &err).await,
+            Route::Forward => return self.forward(&msg, &to).await,
+            Route::Close => return Flow::Close,
+            Route::Reply(_) => {}
+            Route::Refuse(err) => {
+                // A fire-and-forget message has nowhere to put an error; closing is the
+                // only way the driver learns that its write was not applied.
+                warn!(conn.id = self.info.id, code = err.code, error = %err.errmsg, "refused a moreToCome message; closing connection");
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn own_request_id(&mut self) -> i32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    pub(super) async fn reply_doc(&mut self, to: &ReplyTo, doc: &RawDocumentBuf) {
+        let id = self.own_request_id();
+        let bytes = replies::encode(to, id, doc);
+        self.write_client(&bytes).await;
+    }
+
+    pub(super) async fn reply_error(&mut self, to: &ReplyTo, err: &ErrorReply) {
+        self.reply_doc(to, &err.to_doc()).await;
+    }
+
+    async fn write_client(&mut self, bytes: &[u8]) {
+        // A client that vanished surfaces as a read error on the next loop turn.
+        if self.client.write_all(bytes).await.is_ok() {
+            let _ = self.client.flush().await;
+        }
+    }
+
+    async fn upstream(&mut self) -> Result<&mut UpstreamConn, ErrorReply> {
+        if self.upstream.is_none() {
+            let conn = self.info.cluster.connect().await.map_err(|e| {
+                warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection failed");
+                upstream_error_reply(&e)
+            })?;
+            info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, "upstream connection opened");
+            self.upstream = Some(conn);
+        }
+        self.upstream
+            .as_mut()
+            .ok_or_else(|| ErrorReply::host_unreachable("not connected"))
+    }
+
+    /// Sends the checked bytes upstream and relays every reply (exhaust streams included).
+    async fn forward(&mut self, msg: &OpMsg, to: &ReplyTo) -> Flow {
+        let closing = (msg.command_name() == "getMore")
+            .then(|| msg.body().get_i64("getMore").ok())
+            .flatten();
+        let sent = match self.upstream().await {
+            Ok(up) => up.send(msg.as_bytes()).await,
+            Err(err) => return self.refuse_forward(msg, to, err).await,
+        };
+        if let Err(e) = sent {
+            return self.upstream_lost(msg, to, e).await;
+        }
+        if msg.more_to_come() {
+            return Flow::Continue;
+        }
+        loop {
+            let received = match self.upstream.as_mut() {
+                Some(up) => up.recv().await,
+                None => return Flow::Close,
+            };
+            let (_, frame) = match received {
+                Ok(f) => f,
+                Err(e) => return self.upstream_lost(msg, to, e).await,
+            };
+            let more = self.inspect_reply(&frame, closing);
+            let out = match to.compressor {
+                Some(c) => wire::compress(&frame, c).unwrap_or(frame),
+                None => frame,
+            };
+            self.write_client(&out).await;
+            if !more {
+                return Flow::Continue;
+            }
+        }
+    }
+
+    /// Reads the cursor id out of a reply; returns whether more replies follow (exhaust).
+    fn inspect_reply(&mut self, frame: &Bytes, closing: Option<i64>) -> bool {
+        let limits = self.info.cluster.info().limits();
+        match wire::decode_reply(frame.clone(), &limits) {
+            Ok(wire::Reply::Msg(m)) => {
+                if let Some((id, ns)) = cursor_of(m.body()) {
+                    self.cursors.observe(id, ns, closing);
+                }
+                m.more_to_come()
+            }
+            Ok(wire::Reply::Reply(_)) => false,
+            Err(e) => {
+                warn!(conn.id = self.info.id, error = %e, "upstream sent a malformed reply");
+                false
+            }
+        }
+    }
+
+    async fn refuse_forward(&mut self, msg: &OpMsg, to: &ReplyTo, err: ErrorReply) -> Flow {
+        if msg.more_to_come() {
+            return Flow::Close;
+        }
+        let err = retryable_label(msg, err);
+        self.reply_error(to, &err).await;
+        Flow::Continue
+    }
+
+    async fn upstream_lost(&mut self, msg: &OpMsg, to: &ReplyTo, e: UpstreamError) -> Flow {
+        warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
+        // Cursors lived on the lost connection; a fresh one starts clean.
+        self.upstream = None;
+        self.cursors.clear();
+        self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
+            .await
+    }
+}
+
+fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
+    match e {
+        UpstreamError::Timeout => ErrorReply::network_timeout("connect"),
+        _ => ErrorReply::host_unreachable("cannot connect"),
+    }
+}
+
+/// Network errors on a retryable write carry the label drivers retry on (4.4+ servers).
+fn retryable_label(msg: &OpMsg, err: ErrorReply) -> ErrorReply {
+    let body = msg.body();
+    let in_txn = body.get_bool("autocommit").is_ok();
+    if body.get("txnNumber").ok().flatten().is_some() && !in_txn {
+        err.with_label("RetryableWriteError")
+    } else {
+        err
+    }
+}

@@ -1,0 +1,216 @@
+//! The backend side: connections from the proxy to a cluster's upstream, and the
+//! per-cluster cache of the upstream's hello (limits and wire versions) that the
+//! proxy's own handshake answers are built from.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use bson::{rawdoc, RawDocument, RawDocumentBuf};
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::io::{read_frame, FrameError, Stream};
+use crate::config::{ClusterConfig, UpstreamUri};
+use crate::wire::{self, Limits};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot connect: {0}")]
+    Connect(std::io::Error),
+    #[error("connect timed out")]
+    Timeout,
+    #[error("connection lost: {0}")]
+    Lost(#[from] FrameError),
+    #[error("unexpected reply: {0}")]
+    Protocol(String),
+}
+
+/// What the proxy learned from the upstream's own hello and buildInfo.
+#[derive(Clone, Debug)]
+pub struct UpstreamInfo {
+    pub min_wire_version: i32,
+    pub max_wire_version: i32,
+    pub max_bson_object_size: i32,
+    pub max_message_size_bytes: i32,
+    pub max_write_batch_size: i32,
+    pub logical_session_timeout_minutes: Option<i32>,
+    pub version: String,
+    pub version_array: Vec<i32>,
+}
+
+impl Default for UpstreamInfo {
+    /// Used until the upstream answered once: mongod 7.0's values.
+    fn default() -> Self {
+        UpstreamInfo {
+            min_wire_version: 0,
+            max_wire_version: 21,
+            max_bson_object_size: 16 * 1024 * 1024,
+            max_message_size_bytes: 48_000_000,
+            max_write_batch_size: 100_000,
+            logical_session_timeout_minutes: Some(30),
+            version: "7.0.0".into(),
+            version_array: vec![7, 0, 0, 0],
+        }
+    }
+}
+
+impl UpstreamInfo {
+    fn from_replies(hello: &RawDocument, build_info: Option<&RawDocument>) -> UpstreamInfo {
+        let d = UpstreamInfo::default();
+        let int = |k: &str, dflt: i32| {
+            hello
+                .get_i32(k)
+                .ok()
+                .or_else(|| hello.get_i64(k).ok().map(|v| v as i32))
+                .unwrap_or(dflt)
+        };
+        let version = build_info
+            .and_then(|b| b.get_str("version").ok())
+            .unwrap_or(&d.version)
+            .to_string();
+        let version_array = version
+            .split(['.', '-'])
+            .take(3)
+            .filter_map(|p| p.parse().ok())
+            .chain(std::iter::once(0))
+            .collect();
+        UpstreamInfo {
+            min_wire_version: int("minWireVersion", d.min_wire_version),
+            max_wire_version: int("maxWireVersion", d.max_wire_version),
+            max_bson_object_size: int("maxBsonObjectSize", d.max_bson_object_size),
+            max_message_size_bytes: int("maxMessageSizeBytes", d.max_message_size_bytes),
+            max_write_batch_size: int("maxWriteBatchSize", d.max_write_batch_size),
+            logical_session_timeout_minutes: hello.get_i32("logicalSessionTimeoutMinutes").ok(),
+            version,
+            version_array,
+        }
+    }
+
+    /// Limits for decoding messages on connections to this cluster.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message_size: self.max_message_size_bytes.max(1024) as usize,
+            max_bson_object_size: self.max_bson_object_size.max(1024) as usize,
+        }
+    }
+}
+
+/// A configured cluster at runtime.
+pub struct Cluster {
+    pub name: String,
+    pub uri: UpstreamUri,
+    info: ArcSwapOption<UpstreamInfo>,
+}
+
+impl Cluster {
+    pub fn new(config: &ClusterConfig, uri: &UpstreamUri) -> Arc<Cluster> {
+        Arc::new(Cluster {
+            name: config.name.clone(),
+            uri: uri.clone(),
+            info: ArcSwapOption::empty(),
+        })
+    }
+
+    /// The last upstream hello seen, or mongod defaults when none yet.
+    pub fn info(&self) -> Arc<UpstreamInfo> {
+        self.info.load_full().unwrap_or_default()
+    }
+
+    /// Opens a connection and refreshes the cached hello with its answer.
+    pub async fn connect(&self) -> Result<UpstreamConn, UpstreamError> {
+        let mut last = UpstreamError::Protocol("no hosts".into());
+        for (host, port) in &self.uri.hosts {
+            match UpstreamConn::connect(host, *port).await {
+                Ok(mut conn) => {
+                    let hello = conn.command(rawdoc! {"hello": 1, "$db": "admin"}).await?;
+                    let build = conn
+                        .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
+                        .await
+                        .ok();
+                    let info = UpstreamInfo::from_replies(&hello, build.as_deref());
+                    conn.limits = info.limits();
+                    self.info.store(Some(Arc::new(info)));
+                    return Ok(conn);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Fills the hello cache without keeping a connection (startup and health probes).
+    pub async fn probe(&self) -> Result<Arc<UpstreamInfo>, UpstreamError> {
+        self.connect().await?;
+        Ok(self.info())
+    }
+}
+
+static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1 << 24);
+
+/// One connection from the proxy to an upstream server.
+pub struct UpstreamConn {
+    stream: Stream,
+    buf: BytesMut,
+    pub limits: Limits,
+}
+
+impl UpstreamConn {
+    async fn connect(host: &str, port: u16) -> Result<UpstreamConn, UpstreamError> {
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| UpstreamError::Timeout)?
+            .map_err(UpstreamError::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        Ok(UpstreamConn {
+            stream: Stream::Plain(tcp),
+            buf: BytesMut::new(),
+            limits: Limits::default(),
+        })
+    }
+
+    /// Sends bytes as they are (a checked client message).
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), UpstreamError> {
+        self.stream
+            .write_all(message)
+            .await
+            .map_err(|e| UpstreamError::Lost(FrameError::Io(e)))?;
+        self.stream
+            .flush()
+            .await
+            .map_err(|e| UpstreamError::Lost(FrameError::Io(e)))
+    }
+
+    /// Reads one reply message.
+    pub async fn recv(&mut self) -> Result<(wire::Header, Bytes), UpstreamError> {
+        match read_frame(
+            &mut self.stream,
+            &mut self.buf,
+            self.limits.max_message_size,
+        )
+        .await?
+        {
+            Some(frame) => Ok(frame),
+            None => Err(UpstreamError::Lost(FrameError::Truncated)),
+        }
+    }
+
+    /// Runs one command of the proxy's own (hello, buildInfo, authentication).
+    pub async fn command(&mut self, body: RawDocumentBuf) -> Result<RawDocumentBuf, UpstreamError> {
+        let id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+        self.send(&wire::encode_op_msg(id, 0, 0, &body)).await?;
+        let (_, frame) = self.recv().await?;
+        match wire::decode_reply(frame, &self.limits) {
+            Ok(wire::Reply::Msg(m)) => Ok(m.body().to_raw_document_buf()),
+            Ok(wire::Reply::Reply(r)) => r
+                .first_document()
+                .map(|d| d.to_raw_document_buf())
+                .ok_or_else(|| UpstreamError::Protocol("empty OP_REPLY".into())),
+            Err(e) => Err(UpstreamError::Protocol(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,60 @@
+"""pymongo through mongoward: the checks the Rust integration tests drive.
+
+Usage: pymongo_suite.py <scenario> <uri> [args...]
+Exit status 0 means every assertion held; output says which check failed otherwise.
+"""
+import sys
+
+import pymongo
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
+
+
+def crud(uri, dbname="py_crud"):
+    c = MongoClient(uri, serverSelectionTimeoutMS=10000)
+    hello = c.admin.command("hello")
+    assert hello["msg"] == "isdbgrid", hello
+    assert "hosts" not in hello and "setName" not in hello, hello
+    db = c[dbname]
+    db.items.drop()
+    db.items.insert_many([{"_id": i, "n": i, "even": i % 2 == 0} for i in range(300)])
+    top = list(db.items.find({"even": True}, {"n": 1, "_id": 0}).sort("n", -1).limit(2))
+    assert top == [{"n": 298}, {"n": 296}], top
+    assert len(list(db.items.find().batch_size(25))) == 300  # 12 getMores
+    agg = list(db.items.aggregate([{"$match": {"even": False}}, {"$count": "odd"}]))
+    assert agg == [{"odd": 150}], agg
+    assert db.items.update_many({"even": True}, {"$set": {"x": 1}}).modified_count == 150
+    assert db.items.delete_many({"n": {"$gte": 250}}).deleted_count == 50
+    db.items.create_index("n", name="n_1")
+    assert any(dict(i["key"]) == {"n": 1} for i in db.items.list_indexes())
+    assert "items" in db.list_collection_names()
+    db.items.drop()
+    assert "items" not in db.list_collection_names()
+    print("pymongo crud ok", pymongo.version)
+
+
+def compression(uri):
+    for comp in ("zstd", "snappy", "zlib"):
+        c = MongoClient(uri + "&compressors=" + comp, serverSelectionTimeoutMS=10000)
+        coll = c.py_comp[comp]
+        coll.insert_many([{"i": i, "pad": "y" * 40000} for i in range(15)])
+        back = list(coll.find().batch_size(4))
+        assert len(back) == 15 and len(back[3]["pad"]) == 40000, comp
+        print("pymongo compression ok", comp)
+
+
+def expect_code(uri, dbname, code):
+    """The first write to dbname fails with the given server error code."""
+    c = MongoClient(uri, serverSelectionTimeoutMS=10000)
+    try:
+        c[dbname].t.insert_one({"a": 1})
+    except OperationFailure as e:
+        assert e.code == code, (e.code, e.details)
+        print("pymongo refused as expected", e.code)
+        return
+    raise AssertionError("write to %s was not refused" % dbname)
+
+
+if __name__ == "__main__":
+    scenario, uri, *rest = sys.argv[1:]
+    {"crud": crud, "compression": compression, "expect_code": lambda u: expect_code(u, rest[0], int(rest[1]))}[scenario](uri)

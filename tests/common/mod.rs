@@ -1,0 +1,224 @@
+//! Test harness: a real wire-protocol upstream (nx-27017 from PyPI, or the server named
+//! by `MONGOD_URI`) and an in-process mongoward in front of it, reached over real TLS.
+#![allow(dead_code)]
+
+pub mod raw;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mongoward::config::Config;
+use mongoward::proxy::Running;
+
+/// Repository root (tests run with the package as working directory, but be explicit).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tool installed by `scripts/setup-test-env.sh`; a clear failure when it is missing.
+pub fn tool(rel: &str) -> PathBuf {
+    let p = repo().join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup-test-env.sh (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn wait_for_port(addr: SocketAddr, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The upstream server the proxy fronts.
+pub struct Upstream {
+    child: Option<Child>,
+    pub port: u16,
+    pub uri: String,
+    dir: tempfile::TempDir,
+}
+
+impl Upstream {
+    /// `MONGOD_URI` when set (a real mongod), otherwise a fresh nx-27017 on a free port.
+    pub fn start() -> Upstream {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if let Ok(uri) = std::env::var("MONGOD_URI") {
+            return Upstream {
+                child: None,
+                port: 0,
+                uri,
+                dir,
+            };
+        }
+        let port = free_port();
+        let mut up = Upstream {
+            child: None,
+            port,
+            uri: format!("mongodb://127.0.0.1:{port}"),
+            dir,
+        };
+        up.spawn();
+        up
+    }
+
+    /// Whether this upstream is a process the test controls (it can be killed).
+    pub fn is_local(&self) -> bool {
+        std::env::var("MONGOD_URI").is_err()
+    }
+
+    pub fn spawn(&mut self) {
+        let bin = tool(".venv/bin/nx-27017");
+        let child = Command::new(bin)
+            .args([
+                "--data-dir",
+                "memory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+            ])
+            .arg("--log-file")
+            .arg(self.dir.path().join("nx.log"))
+            .arg("--pid-file")
+            .arg(self.dir.path().join("nx.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nx-27017");
+        self.child = Some(child);
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        assert!(
+            wait_for_port(addr, Duration::from_secs(30)),
+            "upstream did not start on {addr}"
+        );
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Development certificates for one test.
+pub struct Certs {
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn certs() -> Certs {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = mongoward::tls::dev_certs::generate(&[]).expect("generate certs");
+    let p = mongoward::tls::dev_certs::write(dir.path(), &c).expect("write certs");
+    Certs {
+        ca: p.ca,
+        cert: p.cert,
+        key: p.key,
+        dir,
+    }
+}
+
+/// A mongoward running in this process.
+pub struct Proxy {
+    pub running: Running,
+    pub addr: SocketAddr,
+    pub certs: Certs,
+    pub config_path: PathBuf,
+}
+
+/// TOML for a proxy in front of `upstream_uri`, listening on a free port; `extra` is appended.
+pub fn config_text(certs: &Certs, upstream_uri: &str, extra: &str) -> String {
+    format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
+         [[clusters]]\nname = \"default\"\nuri = {:?}\n{extra}\n",
+        certs.cert, certs.key, upstream_uri
+    )
+}
+
+impl Proxy {
+    pub async fn start(upstream: &Upstream, extra: &str) -> Proxy {
+        let certs = certs();
+        let text = config_text(&certs, &upstream.uri, extra);
+        Proxy::start_with(certs, &text).await
+    }
+
+    pub async fn start_with(certs: Certs, text: &str) -> Proxy {
+        let config_path = certs.dir.path().join("mongoward.toml");
+        std::fs::write(&config_path, text).expect("write config");
+        let config = Config::load(&config_path).expect("valid test config");
+        let running = mongoward::proxy::start(&config)
+            .await
+            .expect("proxy starts");
+        let addr = running.tls_addrs[0];
+        Proxy {
+            running,
+            addr,
+            certs,
+            config_path,
+        }
+    }
+
+    /// A connection string for drivers (TLS with the test CA).
+    pub fn uri(&self, extra: &str) -> String {
+        format!(
+            "mongodb://{}/?tls=true&tlsCAFile={}{}",
+            self.addr,
+            self.certs.ca.display(),
+            extra
+        )
+    }
+
+    pub fn ca(&self) -> &Path {
+        &self.certs.ca
+    }
+}
+
+/// Runs a client program to completion with a deadline; returns (success, stdout+stderr).
+pub fn run_client(mut cmd: Command, deadline: Duration) -> (bool, String) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client");
+    let id = child.id();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(deadline) {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().expect("client output");
+    let _ = done.send(());
+    let _ = watchdog.join();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

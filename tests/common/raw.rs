@@ -1,0 +1,96 @@
+//! A raw TLS client for sending hand-made (and malformed) wire messages.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::RawDocument;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls;
+
+pub struct RawClient {
+    pub stream: TlsStream<TcpStream>,
+    next_id: i32,
+}
+
+pub fn tls_connector(ca: &Path) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in mongoward::tls::load_certs(ca).expect("ca") {
+        roots.add(c).expect("add ca");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr, ca: &Path) -> RawClient {
+        let tcp = TcpStream::connect(addr).await.expect("tcp connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let stream = tls_connector(ca)
+            .connect(name, tcp)
+            .await
+            .expect("tls handshake");
+        RawClient {
+            stream,
+            next_id: 100,
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("send");
+        self.stream.flush().await.expect("flush");
+    }
+
+    pub fn next_id(&mut self) -> i32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Sends a command as OP_MSG and returns the reply body.
+    pub async fn command(&mut self, body: &RawDocument) -> bson::RawDocumentBuf {
+        let id = self.next_id();
+        self.send(&mongoward::wire::encode_op_msg(id, 0, 0, body))
+            .await;
+        let frame = self.read_frame().await.expect("a reply");
+        match mongoward::wire::decode_reply(frame.into(), &Default::default()).expect("valid reply")
+        {
+            mongoward::wire::Reply::Msg(m) => m.body().to_raw_document_buf(),
+            mongoward::wire::Reply::Reply(r) => {
+                r.first_document().expect("doc").to_raw_document_buf()
+            }
+        }
+    }
+
+    /// Reads one whole message, or None when the proxy closed the connection (within 10 s).
+    pub async fn read_frame(&mut self) -> Option<Vec<u8>> {
+        let fut = async {
+            let mut header = [0u8; 16];
+            self.stream.read_exact(&mut header).await.ok()?;
+            let len = i32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let mut buf = header.to_vec();
+            buf.resize(len.max(16), 0);
+            self.stream.read_exact(&mut buf[16..]).await.ok()?;
+            Some(buf)
+        };
+        tokio::time::timeout(Duration::from_secs(10), fut)
+            .await
+            .expect("proxy answered or closed in time")
+    }
+
+    /// True when the proxy has closed the connection (EOF or reset) within 10 s.
+    pub async fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut b)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => true,
+            _ => false,
+        }
+    }
+}
