@@ -7,6 +7,7 @@
 
 pub mod authz;
 pub mod config;
+pub mod gates;
 pub mod proxy;
 pub mod tls;
 pub mod wire;

@@ -156,7 +156,8 @@ async fn kill_cursors_and_hello_through_run_command() {
 async fn compressed_traffic_with_each_compressor() {
     let upstream = Upstream::start();
     let proxy = Proxy::start(&upstream, "").await;
-    for comp in ["zstd", "snappy", "zlib"] {
+    for (id, comp) in [(3, "zstd"), (1, "snappy"), (2, "zlib")] {
+        let before = mongoward::proxy::stats::Stats::get(&proxy.running.stats().compressed_in[id]);
         let c = client(&proxy, &format!("&compressors={comp}")).await;
         let coll = c.database("core_comp").collection::<Document>(comp);
         let big = "x".repeat(50_000);
@@ -173,5 +174,10 @@ async fn compressed_traffic_with_each_compressor() {
             .expect("getMore");
         assert_eq!(back.len(), 20, "{comp}");
         assert_eq!(back[7].get_str("pad").unwrap().len(), 50_000, "{comp}");
+        let after = mongoward::proxy::stats::Stats::get(&proxy.running.stats().compressed_in[id]);
+        assert!(
+            after >= before + 3,
+            "{comp}: the driver's messages arrived compressed ({before} -> {after})"
+        );
     }
 }

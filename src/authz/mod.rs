@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod authorize;
+pub mod classify;
 pub mod model;
 pub mod privileges;
 pub mod role_config;

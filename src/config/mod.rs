@@ -9,8 +9,11 @@ pub mod uri;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::gates::access_list::{AccessEntryConfig, AccessList, BuildOptions, Strictness};
 
 pub use uri::{UpstreamUri, UriError};
 
@@ -40,6 +43,9 @@ pub struct ConfigFile {
     pub tls: TlsConfig,
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
+    /// The IP access list; empty refuses everyone (Atlas starts closed).
+    #[serde(default)]
+    pub access_list: Vec<AccessEntryConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +68,34 @@ pub struct ServerConfig {
     /// Seconds to wait for in-flight commands on SIGTERM.
     #[serde(default = "default_drain_timeout")]
     pub drain_timeout_secs: u64,
+    /// What happens to live connections when the access-list entry (or user) that admitted
+    /// them is removed or expires.
+    #[serde(default)]
+    pub on_revoke: OnRevoke,
+    /// Longest lifetime of a temporary access-list entry (Atlas: 7 days).
+    #[serde(default = "default_max_temporary_days")]
+    pub max_temporary_days: i64,
+    /// The data-plane listeners expect a PROXY protocol (v1 or v2) header first.
+    #[serde(default)]
+    pub proxy_protocol: bool,
+    /// Load balancers allowed to send PROXY headers; anyone else is disconnected.
+    #[serde(default)]
+    pub proxy_protocol_trusted: Vec<String>,
+}
+
+/// `server.on_revoke`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnRevoke {
+    /// Close the connection within a second (the default: revocation means revocation).
+    #[default]
+    Close,
+    /// Keep established connections; only new ones are refused.
+    Keep,
+}
+
+fn default_max_temporary_days() -> i64 {
+    7
 }
 
 fn default_handshake_timeout() -> u64 {
@@ -97,21 +131,46 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub plaintext_listen: Vec<SocketAddr>,
     pub clusters: Vec<(ClusterConfig, UpstreamUri)>,
+    pub access_list: AccessList,
+    pub proxy_trusted: Vec<IpNet>,
     pub warnings: Vec<String>,
 }
 
+/// Seconds since the Unix epoch (the gates take time as an argument; this is where it comes from).
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 impl Config {
-    /// Reads and validates a file.
+    /// Reads and validates a file at startup (expired temporary entries are errors).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, Strictness::Startup, now_unix())
+    }
+
+    /// Reads and validates a file; `Reload` tolerates entries that expired since it was written.
+    pub fn load_with(path: &Path, strictness: Strictness, now: i64) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             file: path.display().to_string(),
             source,
         })?;
-        Config::from_str(&text, path)
+        Config::parse(&text, path, strictness, now)
+    }
+
+    /// Parses and validates text at startup strictness (tests and tools).
+    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse(text, path, Strictness::Startup, now_unix())
     }
 
     /// Parses and validates text that came from `path` (used for messages and relative paths).
-    pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        strictness: Strictness,
+        now: i64,
+    ) -> Result<Config, ConfigError> {
         let file_name = path.display().to_string();
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file_name.clone(),
@@ -145,12 +204,31 @@ impl Config {
             ));
         }
         let clusters = validate_clusters(&file.clusters, &invalid)?;
+        let opts = BuildOptions {
+            strictness,
+            ..BuildOptions::with_max_temporary_days(file.server.max_temporary_days)
+        };
+        let (access_list, access_warnings) = AccessList::build(&file.access_list, &opts, now)
+            .map_err(|e| invalid("access_list", e.to_string()))?;
+        warnings.extend(access_warnings.iter().map(|w| format!("access_list: {w}")));
+        if access_list.is_empty() {
+            warnings.push("access_list is empty: every connection will be refused (add [[access_list]] entries)".into());
+        }
+        let proxy_trusted = parse_nets(&file.server.proxy_protocol_trusted, &invalid)?;
+        if file.server.proxy_protocol && proxy_trusted.is_empty() {
+            return Err(invalid(
+                "server.proxy_protocol_trusted",
+                "proxy_protocol = true needs the load balancers' addresses".into(),
+            ));
+        }
         Ok(Config {
             path: path.to_path_buf(),
             file,
             listen,
             plaintext_listen,
             clusters,
+            access_list,
+            proxy_trusted,
             warnings,
         })
     }
@@ -158,11 +236,12 @@ impl Config {
     /// One-line summary for `check-config`.
     pub fn summary(&self) -> String {
         format!(
-            "{}: ok: {} TLS listener(s), {} plaintext listener(s), {} cluster(s)",
+            "{}: ok: {} TLS listener(s), {} plaintext listener(s), {} cluster(s), {} access-list entr(ies)",
             self.path.display(),
             self.listen.len(),
             self.plaintext_listen.len(),
             self.clusters.len(),
+            self.access_list.len(),
         )
     }
 }
@@ -181,6 +260,25 @@ fn parse_addrs(
                     format!("'{a}' is not an ip:port address ({e})"),
                 )
             })
+        })
+        .collect()
+}
+
+fn parse_nets(
+    list: &[String],
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<IpNet>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.parse::<IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|e| {
+                    invalid(
+                        &format!("server.proxy_protocol_trusted[{i}]"),
+                        format!("'{t}': {e}"),
+                    )
+                })
         })
         .collect()
 }

@@ -9,6 +9,8 @@ key_file = "certs/server-key.pem"
 [[clusters]]
 name = "default"
 uri = "mongodb://127.0.0.1:27017"
+[[access_list]]
+cidr = "127.0.0.1"
 "#;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {

@@ -3,27 +3,34 @@
 //! accept -> access list -> TLS -> session loop (frame codec -> handshake/SCRAM ->
 //! classify -> authorize -> upstream -> reply inspection -> client).
 
+pub mod accept;
+pub mod control;
 pub mod cursors;
 pub mod handshake;
 pub mod io;
+pub mod policy;
 pub mod replies;
 pub mod route;
 pub mod session;
+pub mod stats;
 pub mod upstream;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use dashmap::DashMap;
+use ipnet::IpNet;
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::Config;
 use handshake::Identity;
-use session::{ConnInfo, Session};
+use policy::PolicyCell;
 use upstream::Cluster;
 
 /// Why the proxy could not start.
@@ -41,8 +48,16 @@ pub enum StartError {
 /// State shared by every connection. Read-mostly; nothing here is locked per message.
 pub struct Shared {
     pub identity: Identity,
+    pub stats: stats::Stats,
     pub clusters: Vec<Arc<Cluster>>,
     pub shutdown: watch::Receiver<bool>,
+    pub policy: PolicyCell,
+    /// Live connections, for revocation sweeps (not touched per message).
+    pub sessions: DashMap<i64, Arc<control::SessionHandle>>,
+    pub config_path: PathBuf,
+    pub proxy_protocol: bool,
+    pub proxy_trusted: Vec<IpNet>,
+    sweep_now: Notify,
     next_conn_id: AtomicI64,
     active: AtomicUsize,
     idle: Notify,
@@ -51,6 +66,17 @@ pub struct Shared {
 
 /// Decrements the live-connection count when a connection task ends, however it ends.
 struct ActiveGuard(Arc<Shared>);
+
+impl ActiveGuard {
+    fn new(shared: Arc<Shared>) -> ActiveGuard {
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        ActiveGuard(shared)
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
@@ -70,6 +96,21 @@ pub struct Running {
 }
 
 impl Running {
+    /// Re-reads the configuration file now (what SIGHUP does).
+    pub fn reload(&self) -> Result<u64, crate::config::ConfigError> {
+        control::reload(&self.shared)
+    }
+
+    /// The policy generation in force.
+    pub fn policy_generation(&self) -> u64 {
+        self.shared.policy.load().generation
+    }
+
+    /// Process counters.
+    pub fn stats(&self) -> &stats::Stats {
+        &self.shared.stats
+    }
+
     /// Number of client connections being served.
     pub fn active_connections(&self) -> usize {
         self.shared.active.load(Ordering::Acquire)
@@ -109,8 +150,15 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         identity: Identity {
             service_id: bson::oid::ObjectId::new(),
         },
+        stats: stats::Stats::default(),
         clusters,
         shutdown,
+        policy: PolicyCell::new(config),
+        sessions: DashMap::new(),
+        config_path: config.path.clone(),
+        proxy_protocol: config.file.server.proxy_protocol,
+        proxy_trusted: config.proxy_trusted.clone(),
+        sweep_now: Notify::new(),
         next_conn_id: AtomicI64::new(1),
         active: AtomicUsize::new(0),
         idle: Notify::new(),
@@ -132,6 +180,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             }
         });
     }
+    tokio::spawn(control::sweeper(shared.clone()));
+    tokio::spawn(control::watch_file(shared.clone()));
     let acceptor = TlsAcceptor::from(tls);
     let mut tls_addrs = Vec::new();
     for addr in &config.listen {
@@ -161,61 +211,6 @@ async fn listen(
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
     info!(listen.addr = %bound, tls = tls.is_some(), "listening");
-    tokio::spawn(accept_loop(listener, tls, shared));
+    tokio::spawn(accept::accept_loop(listener, tls, shared));
     Ok(bound)
-}
-
-async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.clone();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
-        shared.active.fetch_add(1, Ordering::AcqRel);
-        let guard = ActiveGuard(shared.clone());
-        tokio::spawn(serve_connection(tcp, peer, tls.clone(), guard));
-    }
-}
-
-async fn serve_connection(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    guard: ActiveGuard,
-) {
-    let shared = guard.0.clone();
-    let _ = tcp.set_nodelay(true);
-    let Some(cluster) = shared.clusters.first().cloned() else {
-        return;
-    };
-    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
-    let stream = match tls {
-        Some(acceptor) => {
-            match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => io::Stream::ServerTls(Box::new(s)),
-                Ok(Err(e)) => {
-                    info!(conn.id = id, client.addr = %peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    info!(conn.id = id, client.addr = %peer, "TLS handshake timed out");
-                    return;
-                }
-            }
-        }
-        None => io::Stream::Plain(tcp),
-    };
-    debug!(conn.id = id, client.addr = %peer, cluster.name = %cluster.name, "connection accepted");
-    let info = ConnInfo { id, peer, cluster };
-    Session::new(info, shared, stream).run().await;
-    drop(guard);
 }

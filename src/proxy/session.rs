@@ -12,10 +12,12 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, warn};
 
+use super::control::SessionHandle;
 use super::cursors::{cursor_of, CursorTable};
 use super::io::{read_frame, FrameError, Stream};
 use super::replies::{self, ErrorReply, ReplyTo};
 use super::route::{self, Route};
+use super::stats::Stats;
 use super::upstream::{Cluster, UpstreamConn, UpstreamError};
 use super::Shared;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
@@ -45,10 +47,16 @@ pub struct Session {
     pub(super) cursors: CursorTable,
     next_id: i32,
     buf: BytesMut,
+    handle: Arc<SessionHandle>,
 }
 
 impl Session {
-    pub fn new(info: ConnInfo, shared: Arc<Shared>, client: Stream) -> Session {
+    pub fn new(
+        info: ConnInfo,
+        shared: Arc<Shared>,
+        client: Stream,
+        handle: Arc<SessionHandle>,
+    ) -> Session {
         Session {
             info,
             shared,
@@ -58,17 +66,20 @@ impl Session {
             cursors: CursorTable::default(),
             next_id: 1,
             buf: BytesMut::new(),
+            handle,
         }
     }
 
     /// Serves the client until it leaves, breaks the protocol, or the proxy stops.
     pub async fn run(mut self) {
         let mut shutdown = self.shared.shutdown.clone();
+        let handle = self.handle.clone();
         loop {
             let max = self.info.cluster.info().limits().max_message_size;
             let frame = tokio::select! {
                 f = read_frame(&mut self.client, &mut self.buf, max) => f,
                 _ = shutdown.changed() => break,
+                _ = handle.revoked() => break,
             };
             let flow = match frame {
                 Ok(None) => break,
@@ -98,10 +109,12 @@ impl Session {
 
     async fn on_frame(&mut self, header: wire::Header, bytes: Bytes) -> Flow {
         let limits = self.info.cluster.info().limits();
+        Stats::inc(&self.shared.stats.messages_in);
         match wire::decode_request(bytes, &limits) {
             Ok(Request::Msg(msg)) => self.on_msg(msg).await,
             Ok(Request::Query(q)) => self.on_query(q).await,
             Err(e) => {
+                Stats::inc(&self.shared.stats.malformed);
                 warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "malformed message; closing connection");
                 let to = ReplyTo {
                     op_code: header.op_code,
@@ -139,6 +152,9 @@ impl Session {
             compressor: msg.compressor().filter(|c| self.compressors.contains(c)),
         };
         let silent = msg.more_to_come();
+        if let Some(c) = msg.compressor() {
+            Stats::inc(self.shared.stats.compressed(c));
+        }
         match route::route(self, &msg).await {
             Route::Reply(doc) if !silent => self.reply_doc(&to, &doc).await,
             Route::Refuse(err) if !silent => self.reply_error(&to, &err).await,
@@ -203,6 +219,7 @@ impl Session {
         if let Err(e) = sent {
             return self.upstream_lost(msg, to, e).await;
         }
+        Stats::inc(&self.shared.stats.forwarded);
         if msg.more_to_come() {
             return Flow::Continue;
         }
@@ -255,6 +272,7 @@ impl Session {
     }
 
     async fn upstream_lost(&mut self, msg: &OpMsg, to: &ReplyTo, e: UpstreamError) -> Flow {
+        Stats::inc(&self.shared.stats.upstream_errors);
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
         self.upstream = None;

@@ -68,6 +68,33 @@ pub fn decompress(
     max_message_size: usize,
     allowed: &[i32],
 ) -> Result<(Bytes, Compressor), WireError> {
+    let (rebuilt, size, compressor) = read_fields(frame, max_message_size, allowed)?;
+    let payload = frame.get(PAYLOAD_OFFSET..).unwrap_or_default();
+    precheck(compressor, payload, size)?;
+    let total = HEADER_LEN + size;
+    let mut out = Vec::with_capacity(total + 1);
+    rebuilt.write_to(&mut out);
+    // One spare byte so an over-long stream is detected rather than silently cut.
+    out.resize(total + 1, 0);
+    let dst = out.get_mut(HEADER_LEN..).unwrap_or_default();
+    let written = inflate(compressor, payload, dst)?;
+    if written != size {
+        return Err(WireError::UncompressedSizeMismatch {
+            expected: size,
+            actual: written,
+        });
+    }
+    out.truncate(total);
+    Ok((Bytes::from(out), compressor))
+}
+
+/// Checks the OP_COMPRESSED fields; returns the header of the rebuilt message, the declared
+/// uncompressedSize (already within limits) and the compressor.
+fn read_fields(
+    frame: &[u8],
+    max_message_size: usize,
+    allowed: &[i32],
+) -> Result<(Header, usize, Compressor), WireError> {
     let header = check_frame(frame, max_message_size)?;
     if header.op_code != OP_COMPRESSED {
         return Err(WireError::UnexpectedOpCode {
@@ -80,11 +107,9 @@ pub fn decompress(
         return Err(WireError::InvalidCompressedOpCode(original));
     }
     let declared = read_i32(frame, HEADER_LEN + 4, "uncompressedSize")?;
-    let size =
-        usize::try_from(declared).map_err(|_| WireError::InvalidUncompressedSize(declared))?;
-    let total = size
-        .checked_add(HEADER_LEN)
-        .ok_or(WireError::InvalidUncompressedSize(declared))?;
+    let invalid = WireError::InvalidUncompressedSize(declared);
+    let size = usize::try_from(declared).map_err(|_| invalid.clone())?;
+    let total = size.checked_add(HEADER_LEN).ok_or(invalid.clone())?;
     if total > max_message_size {
         return Err(WireError::MessageTooLarge {
             size: total,
@@ -92,36 +117,70 @@ pub fn decompress(
         });
     }
     if min_message_len(original).is_some_and(|min| total < min) {
-        return Err(WireError::InvalidUncompressedSize(declared));
+        return Err(invalid);
     }
+    let length = i32::try_from(total).map_err(|_| invalid)?;
     let id = read_array::<1>(frame, HEADER_LEN + 8, "compressorId")?[0];
     let compressor = Compressor::from_id(id).ok_or(WireError::UnknownCompressor(id))?;
-    let payload = frame.get(PAYLOAD_OFFSET..).unwrap_or_default();
-
-    let new_length =
-        i32::try_from(total).map_err(|_| WireError::InvalidUncompressedSize(declared))?;
-    let mut out = Vec::with_capacity(total + 1);
-    Header {
-        length: new_length,
+    let rebuilt = Header {
+        length,
         op_code: original,
         ..header
+    };
+    Ok((rebuilt, size, compressor))
+}
+
+/// Deflate cannot expand input more than 1032:1 (RFC 1951 block limits); zlib adds a few bytes.
+const DEFLATE_MAX_RATIO: usize = 1032;
+
+/// Cheap checks that refuse a payload which cannot produce `size` bytes, so that a tiny frame
+/// declaring a large uncompressedSize does not make us allocate that size for nothing.
+pub(super) fn precheck(c: Compressor, payload: &[u8], size: usize) -> Result<(), WireError> {
+    let mismatch = |actual| WireError::UncompressedSizeMismatch {
+        expected: size,
+        actual,
+    };
+    match c {
+        Compressor::Noop if payload.len() != size => Err(mismatch(payload.len())),
+        Compressor::Snappy => match snap::raw::decompress_len(payload) {
+            Ok(n) if n == size => Ok(()),
+            Ok(n) => Err(mismatch(n)),
+            Err(e) => Err(decompress_err(c, e)),
+        },
+        Compressor::Zlib
+            if size
+                > payload
+                    .len()
+                    .saturating_mul(DEFLATE_MAX_RATIO)
+                    .saturating_add(64) =>
+        {
+            Err(decompress_err(
+                c,
+                "uncompressedSize exceeds what the payload can inflate to",
+            ))
+        }
+        Compressor::Zstd => zstd_precheck(payload, size),
+        _ => Ok(()),
     }
-    .write_to(&mut out);
-    // One spare byte so an over-long stream is detected rather than silently cut.
-    out.resize(total + 1, 0);
-    let written = inflate(
-        compressor,
-        payload,
-        out.get_mut(HEADER_LEN..).unwrap_or_default(),
-    )?;
-    if written != size {
+}
+
+/// The first frame's declared content size (if any) cannot exceed the whole, and must equal it
+/// when that frame is the entire payload (the usual case: one frame, size recorded).
+fn zstd_precheck(payload: &[u8], size: usize) -> Result<(), WireError> {
+    let c = Compressor::Zstd;
+    let content = zstd::zstd_safe::get_frame_content_size(payload)
+        .map_err(|_| decompress_err(c, "invalid zstd frame header"))?;
+    let Some(n) = content.and_then(|n| usize::try_from(n).ok()) else {
+        return Ok(()); // size not recorded: the bounded decompression decides
+    };
+    let single_frame = zstd::zstd_safe::find_frame_compressed_size(payload) == Ok(payload.len());
+    if n > size || (single_frame && n != size) {
         return Err(WireError::UncompressedSizeMismatch {
             expected: size,
-            actual: written,
+            actual: n,
         });
     }
-    out.truncate(total);
-    Ok((Bytes::from(out), compressor))
+    Ok(())
 }
 
 fn decompress_err(c: Compressor, reason: impl ToString) -> WireError {

@@ -151,11 +151,20 @@ pub struct Proxy {
     pub config_path: PathBuf,
 }
 
+/// Admits the loopback address the drivers connect from, unless a test brings its own list.
+pub const LOOPBACK_ACCESS: &str =
+    "[[access_list]]\ncidr = \"127.0.0.1/32\"\ncomment = \"test clients\"\n";
+
 /// TOML for a proxy in front of `upstream_uri`, listening on a free port; `extra` is appended.
 pub fn config_text(certs: &Certs, upstream_uri: &str, extra: &str) -> String {
+    let access = if extra.contains("[[access_list]]") {
+        ""
+    } else {
+        LOOPBACK_ACCESS
+    };
     format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
-         [[clusters]]\nname = \"default\"\nuri = {:?}\n{extra}\n",
+         [[clusters]]\nname = \"default\"\nuri = {:?}\n{access}{extra}\n",
         certs.cert, certs.key, upstream_uri
     )
 }

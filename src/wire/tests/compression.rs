@@ -192,3 +192,39 @@ fn decompressed_message_is_fully_validated() {
         Some(WireError::MissingDb)
     );
 }
+
+#[test]
+fn impossible_sizes_refused_before_allocating() {
+    // 40 MB declared behind a few bytes of payload: each compressor's cheap check refuses it.
+    let big = 40_000_000;
+    let tiny_zlib = zlib(b"abc");
+    let tiny_zstd = zstd::bulk::compress(b"abc", 1).expect("zstd");
+    let tiny_snappy = snap::raw::Encoder::new()
+        .compress_vec(b"abc")
+        .expect("snappy");
+    for (c, payload) in [
+        (Compressor::Noop, b"abc".to_vec()),
+        (Compressor::Snappy, tiny_snappy),
+        (Compressor::Zlib, tiny_zlib),
+        (Compressor::Zstd, tiny_zstd),
+    ] {
+        let size = usize::try_from(big).unwrap_or(0);
+        assert!(
+            crate::wire::compression::precheck(c, &payload, size).is_err(),
+            "{c:?}"
+        );
+        assert!(
+            crate::wire::compression::precheck(c, &payload, 3).is_ok(),
+            "{c:?}"
+        );
+        let frame = compressed_frame(OP_MSG, big, c.id(), &payload);
+        let err = decompress(&frame, DEFAULT_MAX_MESSAGE_SIZE, &[OP_MSG]).err();
+        assert!(
+            matches!(
+                err,
+                Some(WireError::UncompressedSizeMismatch { .. } | WireError::Decompress { .. })
+            ),
+            "{c:?}: {err:?}"
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The front door: accept, PROXY protocol (when configured), the access-list gate, TLS.
+//!
+//! The access list is checked on the TCP peer (or the PROXY header's source) before a
+//! single TLS byte is read or written: a refused client costs one accept and one close.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use super::control::SessionHandle;
+use super::io::Stream;
+use super::session::{ConnInfo, Session};
+use super::stats::Stats;
+use super::{ActiveGuard, Shared};
+use crate::config::now_unix;
+use crate::gates::access_list::Decision;
+use crate::gates::proxy_protocol::{self, ProxyHeader};
+
+/// Refusal log lines per second before they are summarised (a flood must stay cheap).
+const REFUSAL_LOG_BURST: u64 = 20;
+
+pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    let limiter = LogLimiter::default();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        if shared.proxy_protocol {
+            let guard = ActiveGuard::new(shared.clone());
+            tokio::spawn(serve_proxied(tcp, peer, tls.clone(), guard));
+            continue;
+        }
+        if admit(&shared, peer.ip(), &limiter) {
+            let guard = ActiveGuard::new(shared.clone());
+            tokio::spawn(serve(tcp, peer, peer.ip(), tls.clone(), guard));
+        }
+        // A refused socket is dropped here: closed with no TLS and no reply.
+    }
+}
+
+/// The network gate. Logs the refusal (rate-limited) and counts it.
+fn admit(shared: &Shared, ip: IpAddr, limiter: &LogLimiter) -> bool {
+    match shared.policy.load().access.check(ip, now_unix()) {
+        Decision::Allow { .. } => true,
+        Decision::Deny(reason) => {
+            Stats::inc(&shared.stats.connections_refused_access_list);
+            if limiter.allow() {
+                info!(client.addr = %ip, reason = ?reason, "connection refused by the access list");
+            }
+            false
+        }
+    }
+}
+
+/// Reads the PROXY header (only from trusted load balancers), then applies the gate to
+/// the client address it carries.
+async fn serve_proxied(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    guard: ActiveGuard,
+) {
+    let shared = guard.shared().clone();
+    if !proxy_protocol::is_trusted(peer.ip(), &shared.proxy_trusted) {
+        info!(client.addr = %peer, "PROXY protocol header from an untrusted peer; closing");
+        return;
+    }
+    let header = tokio::time::timeout(shared.handshake_timeout, read_proxy_header(&mut tcp)).await;
+    let client_ip = match header {
+        Ok(Ok(ProxyHeader::Proxied { source, .. })) => source.ip(),
+        Ok(Ok(ProxyHeader::Local)) => peer.ip(),
+        Ok(Err(e)) => {
+            info!(client.addr = %peer, error = %e, "missing or malformed PROXY protocol header; closing");
+            return;
+        }
+        Err(_) => {
+            info!(client.addr = %peer, "PROXY protocol header timed out; closing");
+            return;
+        }
+    };
+    if admit(&shared, client_ip, &LogLimiter::default()) {
+        serve(tcp, peer, client_ip, tls, guard).await;
+    }
+}
+
+/// Reads exactly the header's bytes, so the TLS ClientHello stays in the socket.
+async fn read_proxy_header(tcp: &mut TcpStream) -> Result<ProxyHeader, String> {
+    let mut buf = Vec::with_capacity(64);
+    loop {
+        match proxy_protocol::parse(&buf) {
+            Ok(Some((_, header))) => return Ok(header),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let want = proxy_protocol::bytes_wanted(&buf).max(1);
+        let start = buf.len();
+        buf.resize(start + want, 0);
+        match tcp.read(&mut buf[start..]).await {
+            Ok(0) | Err(_) => return Err("connection closed before the header".into()),
+            Ok(n) => buf.truncate(start + n),
+        }
+    }
+}
+
+async fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    client_ip: IpAddr,
+    tls: Option<TlsAcceptor>,
+    guard: ActiveGuard,
+) {
+    let shared = guard.shared().clone();
+    let _ = tcp.set_nodelay(true);
+    let Some(cluster) = shared.clusters.first().cloned() else {
+        return;
+    };
+    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let handle = Arc::new(SessionHandle::new(client_ip));
+    shared.sessions.insert(id, handle.clone());
+    let _registered = Registered {
+        shared: shared.clone(),
+        id,
+    };
+    let stream = match tls {
+        Some(acceptor) => match tls_accept(&shared, acceptor, tcp, id, peer).await {
+            Some(s) => s,
+            None => return,
+        },
+        None => Stream::Plain(tcp),
+    };
+    Stats::inc(&shared.stats.connections_accepted);
+    debug!(conn.id = id, client.addr = %client_ip, cluster.name = %cluster.name, "connection accepted");
+    let peer = SocketAddr::new(client_ip, peer.port());
+    let info = ConnInfo { id, peer, cluster };
+    Session::new(info, shared, stream, handle).run().await;
+    drop(guard);
+}
+
+async fn tls_accept(
+    shared: &Shared,
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    id: i64,
+    peer: SocketAddr,
+) -> Option<Stream> {
+    match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Some(Stream::ServerTls(Box::new(s))),
+        Ok(Err(e)) => {
+            Stats::inc(&shared.stats.tls_handshake_failures);
+            info!(conn.id = id, client.addr = %peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            Stats::inc(&shared.stats.tls_handshake_failures);
+            info!(conn.id = id, client.addr = %peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// Removes a connection from the registry however its task ends.
+struct Registered {
+    shared: Arc<Shared>,
+    id: i64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.shared.sessions.remove(&self.id);
+    }
+}
+
+/// At most `REFUSAL_LOG_BURST` lines per second per listener; the counter keeps the total.
+#[derive(Default)]
+struct LogLimiter {
+    window: AtomicU64,
+    count: AtomicU64,
+}
+
+impl LogLimiter {
+    fn allow(&self) -> bool {
+        let now = now_unix() as u64;
+        if self.window.swap(now, Ordering::Relaxed) != now {
+            self.count.store(0, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed) < REFUSAL_LOG_BURST
+    }
+}
