@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod authorize;
 pub mod classify;
+pub mod decide;
 pub mod model;
 pub mod privileges;
 pub mod role_config;

@@ -13,7 +13,13 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use thiserror::Error;
 
+use std::sync::Arc;
+
+use crate::authz::privileges::RoleCatalog;
+use crate::authz::role_config::RoleConfig;
 use crate::gates::access_list::{AccessEntryConfig, AccessList, BuildOptions, Strictness};
+use crate::gates::throttle::ThrottleConfig;
+use crate::gates::users::{Directory, UserConfig};
 
 pub use uri::{UpstreamUri, UriError};
 
@@ -46,6 +52,23 @@ pub struct ConfigFile {
     /// The IP access list; empty refuses everyone (Atlas starts closed).
     #[serde(default)]
     pub access_list: Vec<AccessEntryConfig>,
+    /// Database users (SCRAM credentials, never passwords).
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// Custom roles.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`: authentication settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Slow down, then refuse, repeated failures (see `gates::throttle` for the defaults).
+    #[serde(default)]
+    pub throttle: ThrottleConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +156,8 @@ pub struct Config {
     pub clusters: Vec<(ClusterConfig, UpstreamUri)>,
     pub access_list: AccessList,
     pub proxy_trusted: Vec<IpNet>,
+    pub catalog: Arc<RoleCatalog>,
+    pub users: Arc<Directory>,
     pub warnings: Vec<String>,
 }
 
@@ -215,6 +240,17 @@ impl Config {
             warnings.push("access_list is empty: every connection will be refused (add [[access_list]] entries)".into());
         }
         let proxy_trusted = parse_nets(&file.server.proxy_protocol_trusted, &invalid)?;
+        let catalog =
+            RoleCatalog::build(&file.roles).map_err(|e| invalid("roles", e.to_string()))?;
+        let names: Vec<String> = clusters.iter().map(|(c, _)| c.name.clone()).collect();
+        let users =
+            Directory::build(&file.users, &catalog, &names).map_err(|e| invalid("users", e))?;
+        for u in users.iter().filter(|u| !u.alive(now)) {
+            warnings.push(format!(
+                "users: {}@{} is past its delete_after and no longer exists",
+                u.user, u.db
+            ));
+        }
         if file.server.proxy_protocol && proxy_trusted.is_empty() {
             return Err(invalid(
                 "server.proxy_protocol_trusted",
@@ -229,6 +265,8 @@ impl Config {
             clusters,
             access_list,
             proxy_trusted,
+            catalog: Arc::new(catalog),
+            users: Arc::new(users),
             warnings,
         })
     }
@@ -236,12 +274,14 @@ impl Config {
     /// One-line summary for `check-config`.
     pub fn summary(&self) -> String {
         format!(
-            "{}: ok: {} TLS listener(s), {} plaintext listener(s), {} cluster(s), {} access-list entr(ies)",
+            "{}: ok: {} TLS listener(s), {} plaintext listener(s), {} cluster(s), {} access-list entr(ies), {} user(s), {} custom role(s)",
             self.path.display(),
             self.listen.len(),
             self.plaintext_listen.len(),
             self.clusters.len(),
             self.access_list.len(),
+            self.users.len(),
+            self.file.roles.len(),
         )
     }
 }

@@ -7,3 +7,4 @@ pub mod credentials;
 pub mod proxy_protocol;
 pub mod scram;
 pub mod throttle;
+pub mod users;

@@ -131,7 +131,7 @@ async fn serve(
         return;
     };
     let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
-    let handle = Arc::new(SessionHandle::new(client_ip));
+    let handle = Arc::new(SessionHandle::new(client_ip, &cluster.name));
     shared.sessions.insert(id, handle.clone());
     let _registered = Registered {
         shared: shared.clone(),

@@ -7,12 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwapOption;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::Shared;
 use crate::config::{now_unix, Config, ConfigError, OnRevoke};
 use crate::gates::access_list::Strictness;
+use crate::gates::users::Context;
 
 /// How often live connections are re-checked against the policy. Expiry is promised
 /// "within a second"; a quarter second leaves room for a busy machine.
@@ -22,15 +24,50 @@ const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 pub struct SessionHandle {
     /// The address the access list admitted (after PROXY protocol, if any).
     pub ip: IpAddr,
+    /// The cluster the connection belongs to.
+    pub cluster: String,
+    /// (authentication db, user) once authenticated.
+    user: ArcSwapOption<(String, String)>,
     kill: Notify,
 }
 
 impl SessionHandle {
-    pub fn new(ip: IpAddr) -> SessionHandle {
+    pub fn new(ip: IpAddr, cluster: &str) -> SessionHandle {
         SessionHandle {
             ip,
+            cluster: cluster.to_string(),
+            user: ArcSwapOption::empty(),
             kill: Notify::new(),
         }
+    }
+
+    pub fn set_user(&self, db: &str, user: &str) {
+        self.user
+            .store(Some(Arc::new((db.to_string(), user.to_string()))));
+    }
+
+    pub fn clear_user(&self) {
+        self.user.store(None);
+    }
+
+    /// Why the current policy no longer admits this connection, if it does not.
+    fn revoked_by(&self, policy: &super::policy::Policy, now: i64) -> Option<&'static str> {
+        let close_on_access = policy.on_revoke == OnRevoke::Close;
+        if close_on_access && !policy.access.still_admits(self.ip, now) {
+            return Some("access list no longer admits the client address");
+        }
+        let user = self.user.load();
+        let (db, name) = user.as_deref()?;
+        let ctx = Context {
+            cluster: &self.cluster,
+            peer: self.ip,
+            now,
+        };
+        policy
+            .users
+            .lookup(db, name, &ctx)
+            .err()
+            .map(|a| a.as_str())
     }
 
     /// Asks the session to close; it notices even if it is not waiting right now.
@@ -44,17 +81,15 @@ impl SessionHandle {
     }
 }
 
-/// Closes every connection the current policy no longer admits.
+/// Closes every connection the current policy no longer admits: users removed, expired
+/// or out of scope always; access-list revocations unless `on_revoke = "keep"`.
 pub fn sweep(shared: &Shared) {
     let policy = shared.policy.load();
-    if policy.on_revoke == OnRevoke::Keep {
-        return;
-    }
     let now = now_unix();
     for item in shared.sessions.iter() {
         let handle = item.value();
-        if !policy.access.still_admits(handle.ip, now) {
-            info!(conn.id = *item.key(), client.addr = %handle.ip, "access no longer granted by the access list; closing connection");
+        if let Some(reason) = handle.revoked_by(&policy, now) {
+            info!(conn.id = *item.key(), client.addr = %handle.ip, cluster.name = %handle.cluster, reason, "access revoked; closing connection");
             handle.revoke();
         }
     }
@@ -90,6 +125,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
     info!(
         config.generation = policy.generation,
         access_list.entries = policy.access.len(),
+        users = policy.users.len(),
         "configuration reloaded"
     );
     shared.sweep_now.notify_one();

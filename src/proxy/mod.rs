@@ -4,8 +4,11 @@
 //! classify -> authorize -> upstream -> reply inspection -> client).
 
 pub mod accept;
+pub mod auth;
+pub mod commands;
 pub mod control;
 pub mod cursors;
+pub mod filter;
 pub mod handshake;
 pub mod io;
 pub mod policy;
@@ -57,6 +60,10 @@ pub struct Shared {
     pub config_path: PathBuf,
     pub proxy_protocol: bool,
     pub proxy_trusted: Vec<IpNet>,
+    /// Authentication failure throttle (locked on the authentication path only).
+    pub throttle: std::sync::Mutex<crate::gates::throttle::Throttle>,
+    /// Key for the fake credentials of unknown users (per process).
+    pub fake_secret: [u8; 32],
     sweep_now: Notify,
     next_conn_id: AtomicI64,
     active: AtomicUsize,
@@ -158,6 +165,10 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         config_path: config.path.clone(),
         proxy_protocol: config.file.server.proxy_protocol,
         proxy_trusted: config.proxy_trusted.clone(),
+        throttle: std::sync::Mutex::new(crate::gates::throttle::Throttle::new(
+            config.file.auth.throttle.clone(),
+        )),
+        fake_secret: random_secret(),
         sweep_now: Notify::new(),
         next_conn_id: AtomicI64::new(1),
         active: AtomicUsize::new(0),
@@ -213,4 +224,11 @@ async fn listen(
     info!(listen.addr = %bound, tls = tls.is_some(), "listening");
     tokio::spawn(accept::accept_loop(listener, tls, shared));
     Ok(bound)
+}
+
+fn random_secret() -> [u8; 32] {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    key
 }

@@ -4,6 +4,7 @@
 //! -> forward the checked bytes upstream -> read replies (cursor ids) -> client.
 //! Everything that decides lives in pure modules; this file only moves bytes and state.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -12,14 +13,17 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, warn};
 
+use super::auth::Conversation;
 use super::control::SessionHandle;
 use super::cursors::{cursor_of, CursorTable};
+use super::filter;
 use super::io::{read_frame, FrameError, Stream};
 use super::replies::{self, ErrorReply, ReplyTo};
-use super::route::{self, Route};
+use super::route::{self, ReplyFilter, Route};
 use super::stats::Stats;
 use super::upstream::{Cluster, UpstreamConn, UpstreamError};
 use super::Shared;
+use crate::gates::users::User;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
 
 /// Whether the loop goes on after a message.
@@ -47,7 +51,13 @@ pub struct Session {
     pub(super) cursors: CursorTable,
     next_id: i32,
     buf: BytesMut,
-    handle: Arc<SessionHandle>,
+    pub(super) handle: Arc<SessionHandle>,
+    /// The authenticated user (one per connection) and the policy generation it was read from.
+    pub(super) user: Option<Arc<User>>,
+    pub(super) user_generation: u64,
+    pub(super) conversation: Option<Conversation>,
+    /// Logical session ids used on this connection.
+    pub(super) lsids: HashSet<[u8; 16]>,
 }
 
 impl Session {
@@ -67,6 +77,10 @@ impl Session {
             next_id: 1,
             buf: BytesMut::new(),
             handle,
+            user: None,
+            user_generation: 0,
+            conversation: None,
+            lsids: HashSet::new(),
         }
     }
 
@@ -133,7 +147,7 @@ impl Session {
             request_id: q.header().request_id,
             compressor: q.compressor(),
         };
-        match route::legacy_query(self, &q) {
+        match route::legacy_query(self, &q).await {
             Ok(doc) => {
                 self.reply_doc(&to, &doc).await;
                 Flow::Continue
@@ -158,7 +172,7 @@ impl Session {
         match route::route(self, &msg).await {
             Route::Reply(doc) if !silent => self.reply_doc(&to, &doc).await,
             Route::Refuse(err) if !silent => self.reply_error(&to, &err).await,
-            Route::Forward => return self.forward(&msg, &to).await,
+            Route::Forward(filter) => return self.forward(&msg, &to, filter).await,
             Route::Close => return Flow::Close,
             Route::Reply(_) => {}
             Route::Refuse(err) => {
@@ -207,8 +221,15 @@ impl Session {
             .ok_or_else(|| ErrorReply::host_unreachable("not connected"))
     }
 
+    /// Closes the upstream connection (its cursors and sessions go with it).
+    pub(super) fn drop_upstream(&mut self) {
+        self.upstream = None;
+        self.cursors.clear();
+        self.lsids.clear();
+    }
+
     /// Sends the checked bytes upstream and relays every reply (exhaust streams included).
-    async fn forward(&mut self, msg: &OpMsg, to: &ReplyTo) -> Flow {
+    async fn forward(&mut self, msg: &OpMsg, to: &ReplyTo, filter: ReplyFilter) -> Flow {
         let closing = (msg.command_name() == "getMore")
             .then(|| msg.body().get_i64("getMore").ok())
             .flatten();
@@ -233,6 +254,10 @@ impl Session {
                 Err(e) => return self.upstream_lost(msg, to, e).await,
             };
             let more = self.inspect_reply(&frame, closing);
+            let frame = match filter {
+                ReplyFilter::None => frame,
+                _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
+            };
             let out = match to.compressor {
                 Some(c) => wire::compress(&frame, c).unwrap_or(frame),
                 None => frame,
@@ -262,6 +287,26 @@ impl Session {
         }
     }
 
+    /// Rewrites a reply the user may only partly see (listDatabases / listCollections).
+    fn filter_reply(&mut self, frame: Bytes, filter: ReplyFilter, db: &str) -> Bytes {
+        let limits = self.info.cluster.info().limits();
+        let Ok(wire::Reply::Msg(m)) = wire::decode_reply(frame.clone(), &limits) else {
+            return frame;
+        };
+        let Some(user) = self.current_user() else {
+            return frame;
+        };
+        let body = match filter {
+            ReplyFilter::ListDatabases => filter::filter_databases(m.body(), &user.privileges),
+            ReplyFilter::ListCollections => {
+                filter::filter_collections(m.body(), db, &user.privileges)
+            }
+            ReplyFilter::None => return frame,
+        };
+        let h = m.header();
+        wire::encode_op_msg(h.request_id, h.response_to, 0, &body)
+    }
+
     async fn refuse_forward(&mut self, msg: &OpMsg, to: &ReplyTo, err: ErrorReply) -> Flow {
         if msg.more_to_come() {
             return Flow::Close;
@@ -275,8 +320,7 @@ impl Session {
         Stats::inc(&self.shared.stats.upstream_errors);
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
-        self.upstream = None;
-        self.cursors.clear();
+        self.drop_upstream();
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
     }

@@ -151,6 +151,30 @@ pub struct Proxy {
     pub config_path: PathBuf,
 }
 
+/// The default test user: broad data rights, no user administration.
+pub const APP_USER: &str = "app";
+pub const APP_PASSWORD: &str = "app-Passw0rd";
+
+/// A `[[users]]` table for `user`/`password` (SCRAM-SHA-256 and SCRAM-SHA-1) with `extra` lines.
+pub fn user_toml(user: &str, password: &str, roles: &[&str], extra: &str) -> String {
+    use mongoward::gates::credentials::{credentials_toml, Mechanism, ScramCredential};
+    let creds: Vec<ScramCredential> = [Mechanism::ScramSha256, Mechanism::ScramSha1]
+        .iter()
+        .map(|m| {
+            let salt: Vec<u8> = (0..m.salt_len())
+                .map(|i| (i * 7 + user.len()) as u8)
+                .collect();
+            ScramCredential::derive(*m, user, password, &salt, 4096).expect("derive")
+        })
+        .collect();
+    let roles: Vec<String> = roles.iter().map(|r| format!("{r:?}")).collect();
+    format!(
+        "[[users]]\nuser = {user:?}\ndb = \"admin\"\nroles = [{}]\n{extra}\n{}",
+        roles.join(", "),
+        credentials_toml(&creds)
+    )
+}
+
 /// Admits the loopback address the drivers connect from, unless a test brings its own list.
 pub const LOOPBACK_ACCESS: &str =
     "[[access_list]]\ncidr = \"127.0.0.1/32\"\ncomment = \"test clients\"\n";
@@ -162,9 +186,19 @@ pub fn config_text(certs: &Certs, upstream_uri: &str, extra: &str) -> String {
     } else {
         LOOPBACK_ACCESS
     };
+    let app = if extra.contains(&format!("user = {APP_USER:?}")) {
+        String::new()
+    } else {
+        user_toml(
+            APP_USER,
+            APP_PASSWORD,
+            &["readWriteAnyDatabase@admin", "dbAdminAnyDatabase@admin"],
+            "",
+        )
+    };
     format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
-         [[clusters]]\nname = \"default\"\nuri = {:?}\n{access}{extra}\n",
+         [[clusters]]\nname = \"default\"\nuri = {:?}\n{access}{extra}\n{app}\n",
         certs.cert, certs.key, upstream_uri
     )
 }
@@ -192,8 +226,25 @@ impl Proxy {
         }
     }
 
-    /// A connection string for drivers (TLS with the test CA).
+    /// A connection string for drivers: TLS with the test CA, as the default test user.
     pub fn uri(&self, extra: &str) -> String {
+        self.uri_as(APP_USER, APP_PASSWORD, extra)
+    }
+
+    /// A connection string as `user`/`password` (authSource admin).
+    pub fn uri_as(&self, user: &str, password: &str, extra: &str) -> String {
+        format!(
+            "mongodb://{}:{}@{}/?authSource=admin&tls=true&tlsCAFile={}{}",
+            pct(user),
+            pct(password),
+            self.addr,
+            self.certs.ca.display(),
+            extra
+        )
+    }
+
+    /// A connection string without credentials.
+    pub fn uri_anonymous(&self, extra: &str) -> String {
         format!(
             "mongodb://{}/?tls=true&tlsCAFile={}{}",
             self.addr,
@@ -230,4 +281,16 @@ pub fn run_client(mut cmd: Command, deadline: Duration) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Percent-encodes a URI userinfo part.
+pub fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

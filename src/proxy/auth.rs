@@ -1,0 +1,261 @@
+//! The authentication gate in the session: SASL (SCRAM) conversations, speculative
+//! authentication inside hello, `saslSupportedMechs`, throttling and the one-user-per-
+//! connection rule. The SCRAM maths is in `gates::scram`; this file holds the state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::spec::BinarySubtype;
+use bson::{rawdoc, Binary, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+use rand::RngCore;
+use tracing::info;
+
+use super::replies::ErrorReply;
+use super::session::Session;
+use super::stats::Stats;
+use crate::config::now_unix;
+use crate::gates::credentials::Mechanism;
+use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
+use crate::gates::throttle::Verdict;
+use crate::gates::users::{Absent, Context, User};
+
+/// The conversation id mongod uses; one conversation per connection at a time.
+const CONVERSATION_ID: i32 = 1;
+
+/// An authentication in progress.
+pub struct Conversation {
+    server: ScramServer,
+    db: String,
+    /// The user found at saslStart, or why none was usable.
+    found: Result<Arc<User>, Absent>,
+}
+
+fn binary(bytes: Vec<u8>) -> Binary {
+    Binary {
+        subtype: BinarySubtype::Generic,
+        bytes,
+    }
+}
+
+fn payload_of(body: &RawDocument) -> Result<&[u8], ErrorReply> {
+    match body.get("payload") {
+        Ok(Some(RawBsonRef::Binary(b))) => Ok(b.bytes),
+        Ok(Some(RawBsonRef::String(s))) => Ok(s.as_bytes()),
+        _ => Err(ErrorReply::new(2, "BadValue", "payload must be BinData")),
+    }
+}
+
+fn mechanism_of(body: &RawDocument) -> Result<Mechanism, ErrorReply> {
+    let name = body
+        .get_str("mechanism")
+        .map_err(|_| ErrorReply::new(2, "BadValue", "mechanism must be a string"))?;
+    Mechanism::from_name(name).ok_or_else(|| {
+        ErrorReply::new(
+            334,
+            "MechanismUnavailable",
+            format!("Received authentication for mechanism {name} which is not enabled"),
+        )
+    })
+}
+
+impl Session {
+    fn lookup_context(&self) -> Context<'_> {
+        Context {
+            cluster: &self.info.cluster.name,
+            peer: self.info.peer.ip(),
+            now: now_unix(),
+        }
+    }
+
+    /// `saslStart` (or the speculative one inside hello): returns the reply fields.
+    pub(super) async fn sasl_start(
+        &mut self,
+        body: &RawDocument,
+        db: &str,
+    ) -> Result<RawDocumentBuf, ErrorReply> {
+        let mechanism = mechanism_of(body)?;
+        let payload = payload_of(body)?;
+        let policy = self.shared.policy.load();
+        let ctx = self.lookup_context();
+        let mut found = Err(Absent::Unknown);
+        let mut nonce = [0u8; MIN_NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let lookup = |name: &str| {
+            found = policy.users.lookup(db, name, &ctx).cloned();
+            found
+                .as_ref()
+                .ok()
+                .and_then(|u| u.credential(mechanism).cloned())
+        };
+        let started =
+            ScramServer::start(mechanism, payload, lookup, &nonce, &self.shared.fake_secret);
+        let (mut server, server_first) = match started {
+            Ok(s) => s,
+            Err(e) => {
+                info!(conn.id = self.info.id, auth.db = db, reason = %e, "malformed saslStart");
+                return Err(self.auth_failed());
+            }
+        };
+        server.set_skip_empty_exchange(
+            body.get_document("options")
+                .and_then(|o| o.get_bool("skipEmptyExchange"))
+                .unwrap_or(false),
+        );
+        self.throttle_wait(server.username()).await?;
+        self.conversation = Some(Conversation {
+            server,
+            db: db.to_string(),
+            found,
+        });
+        Ok(rawdoc! {
+            "conversationId": CONVERSATION_ID,
+            "done": false,
+            "payload": binary(server_first),
+        })
+    }
+
+    /// Applies the failure throttle before any proof is checked.
+    async fn throttle_wait(&mut self, user: &str) -> Result<(), ErrorReply> {
+        let now_ms = now_unix() as u64 * 1000;
+        let verdict = match self.shared.throttle.lock() {
+            Ok(mut t) => t.check(user, self.info.peer.ip(), now_ms),
+            Err(_) => Verdict::Allow,
+        };
+        match verdict {
+            Verdict::Allow => Ok(()),
+            Verdict::Delay(ms) => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(())
+            }
+            Verdict::Refuse { retry_after_ms } => {
+                info!(conn.id = self.info.id, auth.user = user, client.addr = %self.info.peer.ip(), retry_after_ms, "authentication refused by the failure throttle");
+                Err(self.auth_failed())
+            }
+        }
+    }
+
+    /// `saslContinue`.
+    pub(super) fn sasl_continue(
+        &mut self,
+        body: &RawDocument,
+    ) -> Result<RawDocumentBuf, ErrorReply> {
+        let payload = payload_of(body)?;
+        let id_ok = matches!(
+            body.get("conversationId"),
+            Ok(Some(RawBsonRef::Int32(CONVERSATION_ID)))
+        ) || body.get_i64("conversationId").ok() == Some(i64::from(CONVERSATION_ID));
+        let Some(mut conv) = self.conversation.take() else {
+            return Err(ErrorReply::new(
+                17,
+                "ProtocolError",
+                "No SASL session state found",
+            ));
+        };
+        if !id_ok {
+            return Err(ErrorReply::new(17, "ProtocolError", "wrong conversationId"));
+        }
+        let reply = match conv.server.step(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                self.record_failure(&conv, &e.to_string());
+                return Err(self.auth_failed());
+            }
+        };
+        if reply.done {
+            self.complete(&conv)?;
+        } else {
+            self.conversation = Some(conv);
+        }
+        Ok(rawdoc! {
+            "conversationId": CONVERSATION_ID,
+            "done": reply.done,
+            "payload": binary(reply.payload),
+        })
+    }
+
+    fn record_failure(&mut self, conv: &Conversation, proof: &str) {
+        Stats::inc(&self.shared.stats.auth_failure);
+        let reason = match &conv.found {
+            Err(absent) => absent.as_str(),
+            Ok(_) => proof,
+        };
+        if let Ok(mut t) = self.shared.throttle.lock() {
+            t.record_failure(
+                conv.server.username(),
+                self.info.peer.ip(),
+                now_unix() as u64 * 1000,
+            );
+        }
+        info!(
+            conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
+            auth.user = conv.server.username(), auth.db = %conv.db, auth.mechanism = conv.server.mechanism().name(),
+            reason, "authentication failed"
+        );
+    }
+
+    /// The conversation proved the password: bind the user to the connection.
+    fn complete(&mut self, conv: &Conversation) -> Result<(), ErrorReply> {
+        let Ok(user) = &conv.found else {
+            // Unreachable by construction (a fake credential never verifies); fail closed.
+            self.record_failure(conv, "no user");
+            return Err(self.auth_failed());
+        };
+        if let Some(current) = &self.user {
+            if current.user != user.user || current.db != user.db {
+                return Err(ErrorReply::new(
+                    17,
+                    "ProtocolError",
+                    "Each connection can only be authenticated as one user; open a new connection to change user",
+                ));
+            }
+        }
+        if let Ok(mut t) = self.shared.throttle.lock() {
+            t.record_success(&user.user, self.info.peer.ip(), now_unix() as u64 * 1000);
+        }
+        Stats::inc(&self.shared.stats.auth_success);
+        info!(
+            conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
+            auth.user = %user.user, auth.db = %user.db, auth.mechanism = conv.server.mechanism().name(),
+            "authenticated"
+        );
+        self.set_user(user.clone());
+        Ok(())
+    }
+
+    pub(super) fn auth_failed(&self) -> ErrorReply {
+        ErrorReply::authentication_failed()
+    }
+
+    /// hello's `speculativeAuthenticate`: the saslStart step inside the handshake. Any
+    /// failure just omits the field; the driver then authenticates normally and sees the
+    /// usual error.
+    pub(super) async fn speculative(&mut self, doc: &RawDocument) -> Option<RawDocumentBuf> {
+        if doc.get_i32("saslStart").is_err()
+            && doc.get_f64("saslStart").is_err()
+            && doc.get_bool("saslStart").is_err()
+        {
+            return None;
+        }
+        let db = doc.get_str("db").unwrap_or("admin").to_string();
+        self.sasl_start(doc, &db).await.ok()
+    }
+
+    /// hello's `saslSupportedMechs: "db.user"`. Unknown users get mongod's default pair,
+    /// so the answer does not reveal which users exist.
+    pub(super) fn supported_mechs(&self, spec: &str) -> RawArrayBuf {
+        let mut out = RawArrayBuf::new();
+        let known = spec.split_once('.').and_then(|(db, user)| {
+            let policy = self.shared.policy.load();
+            let ctx = self.lookup_context();
+            policy
+                .users
+                .lookup(db, user, &ctx)
+                .ok()
+                .map(|u| u.mechanisms())
+        });
+        for m in known.unwrap_or_else(|| vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]) {
+            out.push(m);
+        }
+        out
+    }
+}

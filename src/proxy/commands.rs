@@ -1,0 +1,262 @@
+//! Commands the proxy answers or checks itself because the upstream sees one shared
+//! service identity: connectionStatus, usersInfo/rolesInfo, logout, cursor ownership for
+//! getMore/killCursors, and endSessions limited to this connection's own sessions.
+
+use std::sync::Arc;
+
+use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+
+use super::replies::ErrorReply;
+use super::route::{ReplyFilter, Route};
+use super::session::Session;
+use crate::authz::actions;
+use crate::authz::model::{ActionSet, Requirement, Resource};
+use crate::config::now_unix;
+use crate::gates::users::{Context, User};
+
+/// Logical sessions remembered per connection (endSessions may only end these).
+const MAX_LSIDS: usize = 10_000;
+
+fn user_doc(u: &User) -> RawDocumentBuf {
+    rawdoc! { "user": u.user.as_str(), "db": u.db.as_str() }
+}
+
+fn roles_array(u: &User) -> RawArrayBuf {
+    let mut roles = RawArrayBuf::new();
+    for (role, db) in u.privileges.role_names() {
+        roles.push(rawdoc! { "role": role, "db": db });
+    }
+    roles
+}
+
+impl Session {
+    /// The authenticated user under the current policy generation: a reload that changes
+    /// the user's roles applies from the next command; a removed user is gone.
+    pub(super) fn current_user(&mut self) -> Option<Arc<User>> {
+        let current = self.user.as_ref()?;
+        let generation = self.shared.policy.generation();
+        if generation != self.user_generation {
+            let policy = self.shared.policy.load();
+            let ctx = Context {
+                cluster: &self.info.cluster.name,
+                peer: self.info.peer.ip(),
+                now: now_unix(),
+            };
+            self.user = policy
+                .users
+                .lookup(&current.db, &current.user, &ctx)
+                .ok()
+                .cloned();
+            self.user_generation = policy.generation;
+        }
+        self.user.clone()
+    }
+
+    pub(super) fn set_user(&mut self, user: Arc<User>) {
+        self.handle.set_user(&user.db, &user.user);
+        self.user_generation = self.shared.policy.generation();
+        self.user = Some(user);
+    }
+
+    pub(super) fn logout(&mut self) -> RawDocumentBuf {
+        self.user = None;
+        self.conversation = None;
+        self.handle.clear_user();
+        // Cursors and sessions opened as that user must not outlive it.
+        self.drop_upstream();
+        rawdoc! { "ok": 1.0 }
+    }
+
+    pub(super) fn whats_my_uri(&self) -> RawDocumentBuf {
+        rawdoc! { "you": self.info.peer.to_string(), "ok": 1.0 }
+    }
+
+    /// Answered with the proxy's user and roles, never the upstream service user.
+    pub(super) fn connection_status(&mut self, body: &RawDocument) -> RawDocumentBuf {
+        let mut users = RawArrayBuf::new();
+        let mut roles = RawArrayBuf::new();
+        let user = self.current_user();
+        if let Some(u) = &user {
+            users.push(user_doc(u));
+            roles = roles_array(u);
+        }
+        let mut info = rawdoc! { "authenticatedUsers": users, "authenticatedUserRoles": roles };
+        if body.get_bool("showPrivileges").unwrap_or(false) {
+            let mut privs = RawArrayBuf::new();
+            if let Some(u) = &user {
+                for p in u.privileges.privileges() {
+                    privs.push(privilege_doc(&p));
+                }
+            }
+            info.append("authenticatedUserPrivileges", privs);
+        }
+        rawdoc! { "authInfo": info, "ok": 1.0 }
+    }
+
+    /// usersInfo from the configuration (authorization already checked by `decide`).
+    pub(super) fn users_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
+        let policy = self.shared.policy.load();
+        let ctx = Context {
+            cluster: &self.info.cluster.name,
+            peer: self.info.peer.ip(),
+            now: now_unix(),
+        };
+        let wanted = |u: &User| match body.get("usersInfo") {
+            Ok(Some(RawBsonRef::String(name))) => u.user == name && u.db == db,
+            Ok(Some(RawBsonRef::Document(d))) => {
+                d.get_str("user").ok() == Some(u.user.as_str())
+                    && d.get_str("db").ok() == Some(u.db.as_str())
+            }
+            Ok(Some(RawBsonRef::Array(a))) => a.into_iter().flatten().any(|v| match v {
+                RawBsonRef::String(name) => u.user == name && u.db == db,
+                RawBsonRef::Document(d) => {
+                    d.get_str("user").ok() == Some(u.user.as_str())
+                        && d.get_str("db").ok() == Some(u.db.as_str())
+                }
+                _ => false,
+            }),
+            _ => u.db == db,
+        };
+        let mut out = RawArrayBuf::new();
+        for u in policy.users.iter().filter(|u| wanted(u)) {
+            let on_cluster = u
+                .scopes
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|c| c == ctx.cluster));
+            if !on_cluster || !u.alive(ctx.now) {
+                continue; // does not exist on this cluster (any more)
+            }
+            let mut mechs = RawArrayBuf::new();
+            for m in u.mechanisms() {
+                mechs.push(m);
+            }
+            let mut d = rawdoc! { "_id": format!("{}.{}", u.db, u.user), "user": u.user.as_str(), "db": u.db.as_str() };
+            d.append("roles", roles_array(u));
+            d.append("mechanisms", mechs);
+            out.push(d);
+        }
+        rawdoc! { "users": out, "ok": 1.0 }
+    }
+
+    /// rolesInfo: the custom roles of this proxy (they live on admin, as Atlas's do).
+    pub(super) fn roles_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
+        let policy = self.shared.policy.load();
+        let named = body.get_str("rolesInfo").ok();
+        let mut out = RawArrayBuf::new();
+        if db == "admin" {
+            for name in policy.catalog.custom_role_names() {
+                if named.is_some_and(|n| n != name) {
+                    continue;
+                }
+                let mut d = rawdoc! { "_id": format!("admin.{name}"), "role": name, "db": "admin", "isBuiltin": false };
+                if body.get_bool("showPrivileges").unwrap_or(false) {
+                    let mut privs = RawArrayBuf::new();
+                    for p in policy.catalog.custom_privileges(name).unwrap_or(&[]) {
+                        privs.push(privilege_doc(p));
+                    }
+                    d.append("privileges", privs);
+                }
+                out.push(d);
+            }
+        }
+        rawdoc! { "roles": out, "ok": 1.0 }
+    }
+
+    fn holds(&mut self, resource: Resource<'_>, action: crate::authz::model::Action) -> bool {
+        let req = Requirement {
+            resource,
+            actions: ActionSet::of(&[action]),
+        };
+        self.current_user().is_some_and(|u| u.privileges.has(&req))
+    }
+
+    /// getMore only on a cursor this connection opened, for the namespace it belongs to.
+    pub(super) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
+        match self.cursors.namespace(id) {
+            Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
+                Route::Forward(ReplyFilter::None)
+            }
+            Some(_) => Route::Refuse(ErrorReply::unauthorized(format!(
+                "Requested getMore on namespace '{db}.{coll}', but cursor belongs to a different namespace"
+            ))),
+            None => Route::Refuse(ErrorReply::new(43, "CursorNotFound", format!("cursor id {id} not found"))),
+        }
+    }
+
+    /// killCursors only on this connection's cursors, unless the roles grant killAnyCursor.
+    pub(super) fn check_kill_cursors(&mut self, db: &str, coll: &str, ids: &[i64]) -> Route {
+        let ns = Resource::Namespace { db, coll };
+        if self.holds(Resource::Cluster, actions::KILL_ANY_CURSOR)
+            || self.holds(ns, actions::KILL_ANY_CURSOR)
+        {
+            return Route::Forward(ReplyFilter::None);
+        }
+        match ids.iter().find(|id| self.cursors.namespace(**id).is_none()) {
+            None => Route::Forward(ReplyFilter::None),
+            Some(id) => Route::Refuse(ErrorReply::unauthorized(format!(
+                "not authorized to kill cursor {id} on {db}.{coll}: it was not opened on this connection"
+            ))),
+        }
+    }
+
+    /// Remembers the lsid a command runs in (endSessions may only end these).
+    pub(super) fn note_lsid(&mut self, body: &RawDocument) {
+        if let Some(id) = lsid_of(body) {
+            if self.lsids.len() < MAX_LSIDS {
+                self.lsids.insert(id);
+            }
+        }
+    }
+
+    /// endSessions is forwarded only when every session named was used on this
+    /// connection; otherwise it is acknowledged without reaching the upstream, where all
+    /// clients' sessions belong to the same service identity.
+    pub(super) fn route_end_sessions(&mut self, body: &RawDocument) -> Route {
+        let Ok(list) = body.get_array("endSessions") else {
+            return Route::Refuse(ErrorReply::new(
+                14,
+                "TypeMismatch",
+                "endSessions must be an array",
+            ));
+        };
+        let own = list.into_iter().all(|v| {
+            matches!(v, Ok(RawBsonRef::Document(d)) if uuid_of(d).is_some_and(|id| self.lsids.contains(&id)))
+        });
+        if own {
+            Route::Forward(ReplyFilter::None)
+        } else {
+            Route::Reply(rawdoc! { "ok": 1.0 })
+        }
+    }
+}
+
+fn uuid_of(lsid: &RawDocument) -> Option<[u8; 16]> {
+    match lsid.get("id") {
+        Ok(Some(RawBsonRef::Binary(b))) => b.bytes.try_into().ok(),
+        _ => None,
+    }
+}
+
+fn lsid_of(body: &RawDocument) -> Option<[u8; 16]> {
+    uuid_of(body.get_document("lsid").ok()?)
+}
+
+pub(super) fn privilege_doc(p: &crate::authz::model::Privilege) -> RawDocumentBuf {
+    use crate::authz::model::ResourcePattern as R;
+    let resource = match &p.resource {
+        R::AnyResource => rawdoc! { "anyResource": true },
+        R::Cluster => rawdoc! { "cluster": true },
+        R::AnyNormal => rawdoc! { "db": "", "collection": "" },
+        R::Database(db) => rawdoc! { "db": db.as_str(), "collection": "" },
+        R::CollectionInAnyDb(c) => rawdoc! { "db": "", "collection": c.as_str() },
+        R::Namespace { db, coll } => rawdoc! { "db": db.as_str(), "collection": coll.as_str() },
+        R::SystemBuckets { db, coll } => {
+            rawdoc! { "db": db.clone().unwrap_or_default(), "system_buckets": coll.clone().unwrap_or_default() }
+        }
+    };
+    let mut acts = RawArrayBuf::new();
+    for a in p.actions.iter() {
+        acts.push(a.name());
+    }
+    rawdoc! { "resource": resource, "actions": acts }
+}
