@@ -22,7 +22,7 @@ pub enum Refusal {
         name: String,
         db: String,
         target: String,
-        denial: Denial,
+        denial: Box<Denial>,
     },
 }
 
@@ -102,7 +102,7 @@ pub fn decide<'a, S: Sequences<'a>>(
             name: c.name.to_string(),
             db: c.db.to_string(),
             target: c.target.to_string(),
-            denial,
+            denial: Box::new(denial),
         }),
     }
 }

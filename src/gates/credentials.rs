@@ -115,7 +115,8 @@ impl Mechanism {
 fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
     // ok: HMAC accepts keys of any length (long keys are hashed first), so
     // new_from_slice has no failing case.
-    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts any key length");
+    // ok: HMAC takes keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts any key length"); // ok:
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
@@ -123,7 +124,8 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     // ok: HMAC accepts keys of any length (long keys are hashed first), so
     // new_from_slice has no failing case.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    // ok: HMAC takes keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length"); // ok:
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
