@@ -1,0 +1,4 @@
+//! Subcommands of the `mongoward` binary that are more than a few lines (kept in the
+//! library so integration tests drive exactly the code the binary runs).
+
+pub mod authz_check;
