@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tracing::{error, info, warn};
 
-use mongoward::config::Config;
+use mongoward::cli::authz_check;
+use mongoward::config::{now_unix, Config};
+use mongoward::gates::access_list::Strictness;
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +54,26 @@ enum Command {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Policy simulator: would USER be allowed to run COMMAND on DB? Prints one JSON
+    /// line; exit 0 = allow, 1 = deny, 2 = bad input. `--batch` reads JSON lines
+    /// `{"user","db","command","cluster"}` from stdin and answers one per line.
+    AuthzCheck {
+        #[arg(long)]
+        config: PathBuf,
+        /// NAME or NAME@authdb (default authentication database: admin).
+        #[arg(long, required_unless_present = "batch")]
+        user: Option<String>,
+        /// Cluster whose user scopes apply (default: the first configured).
+        #[arg(long)]
+        cluster: Option<String>,
+        #[arg(long, required_unless_present = "batch")]
+        db: Option<String>,
+        /// The command document as (extended) JSON, command name first.
+        #[arg(long, required_unless_present = "batch")]
+        command: Option<String>,
+        #[arg(long, conflicts_with_all = ["user", "db", "command", "cluster"])]
+        batch: bool,
+    },
     /// Generate development TLS certificates (NOT for production).
     DevCerts {
         /// Output directory.
@@ -89,6 +111,25 @@ fn main() -> ExitCode {
             iterations,
         } => hash_password(&user, &mechanism, iterations),
         Command::ImportUsers { file } => import_users(&file),
+        Command::AuthzCheck {
+            config,
+            user,
+            cluster,
+            db,
+            command,
+            batch,
+        } => {
+            let question = match (batch, user, command) {
+                (false, Some(user), Some(command)) => Some(authz_check::Question {
+                    user,
+                    cluster,
+                    db,
+                    command: serde_json::Value::String(command),
+                }),
+                _ => None,
+            };
+            authz_check(&config, question)
+        }
     }
 }
 
@@ -148,6 +189,44 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Exit codes: 0 allow (or a fully answered batch), 1 deny, 2 bad input or config.
+fn authz_check(path: &std::path::Path, question: Option<authz_check::Question>) -> ExitCode {
+    // Reload strictness: an access-list entry that expired since the file was written
+    // must not stop anyone from asking about users.
+    let config = match Config::load_with(path, Strictness::Reload, now_unix()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sim = authz_check::Simulator::new(&config);
+    let Some(q) = question else {
+        return match sim.run_batch(std::io::stdin().lock(), std::io::stdout().lock()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(2),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    };
+    match sim.check(&q) {
+        Ok(d) => {
+            println!("{}", d.to_json());
+            ExitCode::from(d.exit_code())
+        }
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"decision": "error", "error": e.to_string()})
+            );
             eprintln!("error: {e}");
             ExitCode::from(2)
         }

@@ -1,3 +1,5 @@
-//! Operator tools behind the `mongoward` subcommands (the proxy itself is `proxy`).
+//! Subcommands of the `mongoward` binary that are more than a few lines (kept in the
+//! library so integration tests drive exactly the code the binary runs).
 
+pub mod authz_check;
 pub mod users;
