@@ -9,6 +9,7 @@ pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod gates;
+pub mod ops;
 pub mod proxy;
 pub mod tls;
 pub mod wire;

@@ -286,7 +286,7 @@ async fn serve(config: Config) -> ExitCode {
     for a in &running.tls_addrs {
         info!("ready: mongosh \"mongodb://{a}/?tls=true&tlsCAFile=certs/ca.pem\"");
     }
-    wait_for_stop().await;
+    wait_for_stop(&running).await;
     let drain = Duration::from_secs(config.file.server.drain_timeout_secs);
     info!(
         drain.secs = drain.as_secs(),
@@ -299,20 +299,31 @@ async fn serve(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Waits for SIGTERM or SIGINT; SIGHUP meanwhile reloads the configuration (a bad file
+/// keeps the running policy; `reload` logs, counts and audits the outcome).
 #[cfg(unix)]
-async fn wait_for_stop() {
+async fn wait_for_stop(running: &mongoward::proxy::Running) {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                let _ = running.reload();
+            }
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop() {
+async fn wait_for_stop(_running: &mongoward::proxy::Running) {
     let _ = tokio::signal::ctrl_c().await;
 }

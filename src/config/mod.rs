@@ -47,6 +47,12 @@ pub enum ConfigError {
 pub struct ConfigFile {
     pub server: ServerConfig,
     pub tls: TlsConfig,
+    /// `[metrics]`: the Prometheus endpoint; absent means none.
+    #[serde(default)]
+    pub metrics: Option<crate::ops::metrics::MetricsConfig>,
+    /// `[audit]`: audit events; disabled by default.
+    #[serde(default)]
+    pub audit: crate::ops::audit::AuditConfig,
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
     /// The IP access list; empty refuses everyone (Atlas starts closed).
@@ -209,6 +215,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         file.tls.cert_file = base.join(&file.tls.cert_file);
         file.tls.key_file = base.join(&file.tls.key_file);
+        file.audit.resolve_paths(base);
         let listen = parse_addrs(&file.server.listen, "server.listen", &invalid)?;
         let plaintext_listen = parse_addrs(
             &file.server.plaintext_listen,

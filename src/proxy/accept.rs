@@ -19,8 +19,9 @@ use super::session::{ConnInfo, Session};
 use super::stats::Stats;
 use super::{ActiveGuard, Shared};
 use crate::config::now_unix;
-use crate::gates::access_list::Decision;
+use crate::gates::access_list::{Decision, DenyReason};
 use crate::gates::proxy_protocol::{self, ProxyHeader};
+use crate::ops::audit::{AuditEvent, ConnCtx};
 
 /// Refusal log lines per second before they are summarised (a flood must stay cheap).
 const REFUSAL_LOG_BURST: u64 = 20;
@@ -28,6 +29,9 @@ const REFUSAL_LOG_BURST: u64 = 20;
 pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let limiter = LogLimiter::default();
+    let fallback = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -46,7 +50,8 @@ pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared
             tokio::spawn(serve_proxied(tcp, peer, tls.clone(), guard));
             continue;
         }
-        if admit(&shared, peer.ip(), &limiter) {
+        let local = tcp.local_addr().unwrap_or(fallback);
+        if admit(&shared, peer, local, &limiter) {
             let guard = ActiveGuard::new(shared.clone());
             tokio::spawn(serve(tcp, peer, peer.ip(), tls.clone(), guard));
         }
@@ -54,12 +59,35 @@ pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared
     }
 }
 
-/// The network gate. Logs the refusal (rate-limited) and counts it.
-fn admit(shared: &Shared, ip: IpAddr, limiter: &LogLimiter) -> bool {
+/// Where an audit event about this connection happened.
+fn conn_ctx(shared: &Shared, local: SocketAddr, remote: SocketAddr, id: Option<i64>) -> ConnCtx {
+    ConnCtx {
+        local,
+        remote,
+        cluster: shared.clusters.first().map(|c| c.name.clone()),
+        conn_id: id,
+    }
+}
+
+fn deny_label(reason: DenyReason) -> &'static str {
+    match reason {
+        DenyReason::NoMatchingEntry => "noMatchingEntry",
+        DenyReason::OnlyExpiredEntry => "onlyExpiredEntry",
+        DenyReason::EmptyList => "emptyList",
+    }
+}
+
+/// The network gate. Logs the refusal (rate-limited), counts and audits it.
+fn admit(shared: &Shared, client: SocketAddr, local: SocketAddr, limiter: &LogLimiter) -> bool {
+    let ip = client.ip();
     match shared.policy.load().access.check(ip, now_unix()) {
         Decision::Allow { .. } => true,
         Decision::Deny(reason) => {
             Stats::inc(&shared.stats.connections_refused_access_list);
+            let ctx = conn_ctx(shared, local, client, None);
+            shared
+                .auditor
+                .emit(AuditEvent::network_access_denied(&ctx, deny_label(reason)));
             if limiter.allow() {
                 info!(client.addr = %ip, reason = ?reason, "connection refused by the access list");
             }
@@ -78,24 +106,28 @@ async fn serve_proxied(
 ) {
     let shared = guard.shared().clone();
     if !proxy_protocol::is_trusted(peer.ip(), &shared.proxy_trusted) {
+        Stats::inc(&shared.stats.connections_refused_proxy_protocol);
         info!(client.addr = %peer, "PROXY protocol header from an untrusted peer; closing");
         return;
     }
     let header = tokio::time::timeout(shared.handshake_timeout, read_proxy_header(&mut tcp)).await;
-    let client_ip = match header {
-        Ok(Ok(ProxyHeader::Proxied { source, .. })) => source.ip(),
-        Ok(Ok(ProxyHeader::Local)) => peer.ip(),
+    let client = match header {
+        Ok(Ok(ProxyHeader::Proxied { source, .. })) => source,
+        Ok(Ok(ProxyHeader::Local)) => peer,
         Ok(Err(e)) => {
+            Stats::inc(&shared.stats.connections_refused_proxy_protocol);
             info!(client.addr = %peer, error = %e, "missing or malformed PROXY protocol header; closing");
             return;
         }
         Err(_) => {
+            Stats::inc(&shared.stats.connections_refused_proxy_protocol);
             info!(client.addr = %peer, "PROXY protocol header timed out; closing");
             return;
         }
     };
-    if admit(&shared, client_ip, &LogLimiter::default()) {
-        serve(tcp, peer, client_ip, tls, guard).await;
+    let local = tcp.local_addr().unwrap_or(peer);
+    if admit(&shared, client, local, &LogLimiter::default()) {
+        serve(tcp, peer, client.ip(), tls, guard).await;
     }
 }
 
@@ -137,8 +169,15 @@ async fn serve(
         shared: shared.clone(),
         id,
     };
+    let local = tcp.local_addr().unwrap_or(peer);
+    let ctx = conn_ctx(
+        &shared,
+        local,
+        SocketAddr::new(client_ip, peer.port()),
+        Some(id),
+    );
     let stream = match tls {
-        Some(acceptor) => match tls_accept(&shared, acceptor, tcp, id, peer).await {
+        Some(acceptor) => match tls_accept(&shared, acceptor, tcp, &ctx).await {
             Some(s) => s,
             None => return,
         },
@@ -156,22 +195,20 @@ async fn tls_accept(
     shared: &Shared,
     acceptor: TlsAcceptor,
     tcp: TcpStream,
-    id: i64,
-    peer: SocketAddr,
+    ctx: &ConnCtx,
 ) -> Option<Stream> {
-    match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => Some(Stream::ServerTls(Box::new(s))),
-        Ok(Err(e)) => {
-            Stats::inc(&shared.stats.tls_handshake_failures);
-            info!(conn.id = id, client.addr = %peer, error = %e, "TLS handshake failed");
-            None
+    let error = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => {
+            Stats::inc(&shared.stats.tls_handshakes_ok);
+            return Some(Stream::ServerTls(Box::new(s)));
         }
-        Err(_) => {
-            Stats::inc(&shared.stats.tls_handshake_failures);
-            info!(conn.id = id, client.addr = %peer, "TLS handshake timed out");
-            None
-        }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "handshake timed out".to_string(),
+    };
+    Stats::inc(&shared.stats.tls_handshake_failures);
+    info!(conn.id = ctx.conn_id, client.addr = %ctx.remote, error = %error, "TLS handshake failed");
+    shared.auditor.emit(AuditEvent::tls_failure(ctx, &error));
+    None
 }
 
 /// Removes a connection from the registry however its task ends.

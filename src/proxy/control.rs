@@ -15,6 +15,7 @@ use super::Shared;
 use crate::config::{now_unix, Config, ConfigError, OnRevoke};
 use crate::gates::access_list::Strictness;
 use crate::gates::users::Context;
+use crate::ops::audit::{AuditEvent, ReloadSummary};
 
 /// How often live connections are re-checked against the policy. Expiry is promised
 /// "within a second"; a quarter second leaves room for a busy machine.
@@ -115,6 +116,11 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         Ok(c) => c,
         Err(e) => {
             warn!(error = %e, "configuration reload failed; keeping the running policy");
+            let running = shared.policy.load();
+            shared.stats.record_reload(running.generation, false);
+            let summary = reload_summary(running.generation, running.access.len());
+            let event = AuditEvent::config_reload(&summary, Err(&e.to_string()));
+            shared.auditor.emit(event);
             return Err(e);
         }
     };
@@ -128,8 +134,23 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         users = policy.users.len(),
         "configuration reloaded"
     );
+    shared.stats.record_reload(policy.generation, true);
+    let summary = reload_summary(policy.generation, policy.access.len());
+    shared
+        .auditor
+        .emit(AuditEvent::config_reload(&summary, Ok(())));
     shared.sweep_now.notify_one();
     Ok(policy.generation)
+}
+
+/// Counts for the `configReload` audit event. Users and roles join when the policy
+/// carries them.
+fn reload_summary(generation: u64, entries: usize) -> ReloadSummary {
+    ReloadSummary {
+        generation,
+        access_list_entries: entries,
+        ..ReloadSummary::default()
+    }
 }
 
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {

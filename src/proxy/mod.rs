@@ -41,6 +41,8 @@ use upstream::Cluster;
 pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("audit: {0}")]
+    Audit(#[from] crate::ops::audit::AuditError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -51,7 +53,9 @@ pub enum StartError {
 /// State shared by every connection. Read-mostly; nothing here is locked per message.
 pub struct Shared {
     pub identity: Identity,
-    pub stats: stats::Stats,
+    pub stats: Arc<stats::Stats>,
+    /// Audit events (a no-op handle when `[audit]` is disabled).
+    pub auditor: crate::ops::audit::Auditor,
     pub clusters: Vec<Arc<Cluster>>,
     pub shutdown: watch::Receiver<bool>,
     pub policy: PolicyCell,
@@ -77,6 +81,10 @@ struct ActiveGuard(Arc<Shared>);
 impl ActiveGuard {
     fn new(shared: Arc<Shared>) -> ActiveGuard {
         shared.active.fetch_add(1, Ordering::AcqRel);
+        shared
+            .stats
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
         ActiveGuard(shared)
     }
 
@@ -87,6 +95,10 @@ impl ActiveGuard {
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
+        self.0
+            .stats
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
         if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }
@@ -98,6 +110,8 @@ pub struct Running {
     /// Bound TLS listener addresses (port 0 in the config becomes the real port here).
     pub tls_addrs: Vec<SocketAddr>,
     pub plaintext_addrs: Vec<SocketAddr>,
+    /// The bound `[metrics]` endpoint, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
 }
@@ -116,6 +130,16 @@ impl Running {
     /// Process counters.
     pub fn stats(&self) -> &stats::Stats {
         &self.shared.stats
+    }
+
+    /// The metrics registry (what the `[metrics]` endpoint renders).
+    pub fn metrics(&self) -> Arc<stats::Stats> {
+        self.shared.stats.clone()
+    }
+
+    /// The audit handle (tests flush it before reading the audit file).
+    pub fn auditor(&self) -> &crate::ops::audit::Auditor {
+        &self.shared.auditor
     }
 
     /// Number of client connections being served.
@@ -141,6 +165,7 @@ impl Running {
                 "drain timeout reached; closing remaining connections"
             );
         }
+        self.shared.auditor.flush().await;
     }
 }
 
@@ -153,11 +178,18 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .iter()
         .map(|(c, u)| Cluster::new(c, u))
         .collect();
+    let stats = Arc::new(stats::Stats::default());
+    stats.record_startup(1);
+    let (auditor, _writer) = crate::ops::audit::Auditor::start_counted(
+        &config.file.audit,
+        stats.audit_events_dropped.clone(),
+    )?;
     let shared = Arc::new(Shared {
         identity: Identity {
             service_id: bson::oid::ObjectId::new(),
         },
-        stats: stats::Stats::default(),
+        stats,
+        auditor,
         clusters,
         shutdown,
         policy: PolicyCell::new(config),
@@ -202,9 +234,14 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     for addr in &config.plaintext_listen {
         plaintext_addrs.push(listen(*addr, None, shared.clone()).await?);
     }
+    let metrics_addr = match &config.file.metrics {
+        Some(m) => Some(metrics_listener(m.listen, &shared).await?),
+        None => None,
+    };
     Ok(Running {
         tls_addrs,
         plaintext_addrs,
+        metrics_addr,
         shared,
         stop,
     })
@@ -231,4 +268,24 @@ fn random_secret() -> [u8; 32] {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     key
+}
+
+/// Binds the `[metrics]` endpoint; it stops with the proxy's shutdown signal.
+async fn metrics_listener(
+    addr: SocketAddr,
+    shared: &Arc<Shared>,
+) -> Result<SocketAddr, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    info!(metrics.addr = %bound, "metrics endpoint listening");
+    tokio::spawn(crate::ops::metrics::serve(
+        listener,
+        shared.stats.clone(),
+        shared.shutdown.clone(),
+    ));
+    Ok(bound)
 }

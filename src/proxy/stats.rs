@@ -1,8 +1,16 @@
 //! Process-wide counters. Plain relaxed atomics: incremented on the message path without
-//! locks, read by tests and (later) the metrics endpoint.
+//! locks, read by tests and the metrics endpoint (`ops::metrics`, which calls this type
+//! `Metrics`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
+use dashmap::DashMap;
+
+use crate::ops::metrics::counters::{
+    AuthCounters, AuthMechanism, AuthzCounters, ClusterCounters, Histogram,
+};
 use crate::wire::Compressor;
 
 #[derive(Default, Debug)]
@@ -19,6 +27,26 @@ pub struct Stats {
     pub auth_success: AtomicU64,
     pub auth_failure: AtomicU64,
     pub authz_denied: AtomicU64,
+    /// Client connections being served (a gauge: admitted TCP connections not yet closed).
+    pub connections_open: AtomicI64,
+    /// Refused because the PROXY header was missing, malformed or from an untrusted peer.
+    pub connections_refused_proxy_protocol: AtomicU64,
+    pub tls_handshakes_ok: AtomicU64,
+    pub authentications: AuthCounters,
+    pub authorizations: AuthzCounters,
+    /// Per cluster name; written only when a cluster is first seen (see [`Stats::cluster`]).
+    pub clusters: DashMap<String, Arc<ClusterCounters>>,
+    /// Time the proxy itself adds to a command (decode, gates, authorization).
+    pub proxy_latency: Histogram,
+    /// Time from sending a command upstream to its (first) reply.
+    pub upstream_latency: Histogram,
+    pub config_generation: AtomicU64,
+    /// Reloads by outcome: [ok, error].
+    pub config_reloads: [AtomicU64; 2],
+    /// 1 when the last reload (or the startup load) succeeded.
+    pub config_last_reload_ok: AtomicU64,
+    /// Shared with the `ops::audit::Auditor`, which counts what it drops.
+    pub audit_events_dropped: Arc<AtomicU64>,
 }
 
 impl Stats {
@@ -33,5 +61,60 @@ impl Stats {
     pub fn compressed(&self, c: Compressor) -> &AtomicU64 {
         let i = usize::from(c.id()).min(3);
         &self.compressed_in[i]
+    }
+
+    /// One authentication attempt (keeps the unlabelled totals in step).
+    pub fn record_auth(&self, mechanism: AuthMechanism, success: bool) {
+        self.authentications.record(mechanism, success);
+        Stats::inc(if success {
+            &self.auth_success
+        } else {
+            &self.auth_failure
+        });
+    }
+
+    /// One authorization decision for a command name (unknown names count as `other`).
+    pub fn record_authz(&self, command: &str, allowed: bool) {
+        self.authorizations.record(command, allowed);
+        if !allowed {
+            Stats::inc(&self.authz_denied);
+        }
+    }
+
+    /// The counters of one cluster. Callers keep the `Arc` (per session or per cluster)
+    /// so the message path never looks the name up.
+    pub fn cluster(&self, name: &str) -> Arc<ClusterCounters> {
+        if let Some(c) = self.clusters.get(name) {
+            return c.clone();
+        }
+        self.clusters.entry(name.to_string()).or_default().clone()
+    }
+
+    /// An upstream failure on `cluster` (keeps the process total in step).
+    pub fn record_upstream_error(&self, cluster: &ClusterCounters) {
+        Stats::inc(&cluster.errors);
+        Stats::inc(&self.upstream_errors);
+    }
+
+    pub fn observe_proxy(&self, d: Duration) {
+        self.proxy_latency.observe(d);
+    }
+
+    pub fn observe_upstream(&self, d: Duration) {
+        self.upstream_latency.observe(d);
+    }
+
+    /// The configuration loaded at startup (not a reload, so no reload is counted).
+    pub fn record_startup(&self, generation: u64) {
+        self.config_generation.store(generation, Ordering::Relaxed);
+        self.config_last_reload_ok.store(1, Ordering::Relaxed);
+    }
+
+    /// The outcome of a reload; `generation` is the policy now in force either way.
+    pub fn record_reload(&self, generation: u64, ok: bool) {
+        self.config_generation.store(generation, Ordering::Relaxed);
+        Stats::inc(&self.config_reloads[usize::from(!ok)]);
+        self.config_last_reload_ok
+            .store(u64::from(ok), Ordering::Relaxed);
     }
 }
