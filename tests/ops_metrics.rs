@@ -72,7 +72,8 @@ async fn driver_traffic_moves_counters_exactly() {
     assert_eq!(s0["mongoward_config_last_reload_success"], 1.0);
 
     // No streaming monitor (no topologyVersion) and a long heartbeat: the driver opens a
-    // monitoring connection (one hello) and one pool connection (hello + ping).
+    // monitoring connection (one hello) and one pool connection (hello with speculative
+    // SCRAM, one saslContinue, then the ping).
     let uri = proxy.uri("&directConnection=true&heartbeatFrequencyMS=60000");
     let client = mongodb::Client::with_uri_str(uri).await.expect("client");
     let admin = client.database("admin");
@@ -81,7 +82,7 @@ async fn driver_traffic_moves_counters_exactly() {
     assert_eq!(delta(&s0, &s1, ACCEPTED), 2.0);
     assert_eq!(delta(&s0, &s1, TLS_OK), 2.0);
     assert_eq!(delta(&s0, &s1, TLS_ERR), 0.0);
-    assert_eq!(delta(&s0, &s1, MESSAGES), 3.0);
+    assert_eq!(delta(&s0, &s1, MESSAGES), 4.0);
     assert_eq!(s1[OPEN], 2.0);
 
     // ping is answered by the proxy; a find goes upstream.
