@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authz;
+pub mod cli;
 pub mod config;
 pub mod gates;
 pub mod proxy;

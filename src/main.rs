@@ -35,6 +35,23 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Read a password from stdin and print the SCRAM credentials table for a [[users]] entry.
+    HashPassword {
+        #[arg(long)]
+        user: String,
+        /// SCRAM-SHA-256 or SCRAM-SHA-1 (default: both, as mongod creates them).
+        #[arg(long)]
+        mechanism: Vec<String>,
+        /// PBKDF2 iterations (default: mongod's, 15000 for SHA-256 and 10000 for SHA-1).
+        #[arg(long)]
+        iterations: Option<u32>,
+    },
+    /// Turn exported system.users documents (JSON array or JSON lines) into [[users]] TOML.
+    ImportUsers {
+        /// File written by `mongoexport -d admin -c system.users` (or `-` for stdin).
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Generate development TLS certificates (NOT for production).
     DevCerts {
         /// Output directory.
@@ -66,6 +83,58 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::CheckConfig { config } => check_config(&config),
         Command::DevCerts { out, names } => dev_certs(&out, &names),
+        Command::HashPassword {
+            user,
+            mechanism,
+            iterations,
+        } => hash_password(&user, &mechanism, iterations),
+        Command::ImportUsers { file } => import_users(&file),
+    }
+}
+
+fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+fn hash_password(user: &str, names: &[String], iterations: Option<u32>) -> ExitCode {
+    use mongoward::gates::credentials::Mechanism;
+    let mechanisms: Result<Vec<Mechanism>, String> = if names.is_empty() {
+        Ok(vec![Mechanism::ScramSha256, Mechanism::ScramSha1])
+    } else {
+        names
+            .iter()
+            .map(|n| Mechanism::from_name(n).ok_or_else(|| format!("unknown mechanism {n:?}")))
+            .collect()
+    };
+    let result = mechanisms
+        .and_then(|m| mongoward::cli::users::read_password().map(|p| (m, p)))
+        .and_then(|(m, p)| mongoward::cli::users::hash_password(user, &p, &m, iterations));
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 2),
+    }
+}
+
+fn import_users(file: &std::path::Path) -> ExitCode {
+    let text = if file == std::path::Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(file)
+    };
+    match text
+        .map_err(|e| e.to_string())
+        .and_then(|t| mongoward::cli::users::import_users(&t))
+    {
+        Ok(toml) => {
+            print!("{toml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{}: {e}", file.display()), 2),
     }
 }
 

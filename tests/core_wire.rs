@@ -168,3 +168,31 @@ async fn upstream_killed_mid_session_gives_error_then_recovers() {
         .await
         .expect("new client works after restart");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls12_and_tls13_are_both_served() {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+    let upstream = Upstream::start();
+    let proxy = Proxy::start(&upstream, "").await;
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in mongoward::tls::load_certs(proxy.ca()).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .expect("handshake");
+        assert_eq!(tls.get_ref().1.protocol_version(), Some(version.version));
+    }
+}

@@ -33,6 +33,23 @@ def crud(uri, dbname="py_crud"):
     print("pymongo crud ok", pymongo.version)
 
 
+def unacknowledged(uri):
+    """w=0 writes travel as OP_MSG with moreToCome: no reply; they must still land."""
+    import time
+    from pymongo import WriteConcern
+    c = MongoClient(uri, serverSelectionTimeoutMS=10000)
+    fire = c.py_w0.get_collection("c", write_concern=WriteConcern(w=0))
+    fire.delete_many({})
+    for i in range(20):
+        fire.insert_one({"i": i})
+    acked = c.py_w0.c
+    deadline = time.time() + 10
+    while acked.count_documents({}) < 20 and time.time() < deadline:
+        time.sleep(0.1)
+    assert acked.count_documents({}) == 20, acked.count_documents({})
+    print("pymongo w0 ok")
+
+
 def compression(uri):
     for comp in ("zstd", "snappy", "zlib"):
         c = MongoClient(uri + "&compressors=" + comp, serverSelectionTimeoutMS=10000)
@@ -125,6 +142,7 @@ if __name__ == "__main__":
     {
         "crud": crud,
         "compression": compression,
+        "w0": unacknowledged,
         "expect_code": lambda u: expect_code(u, rest[0], int(rest[1])),
         "auth_ok": lambda u: auth_ok(u, rest[0]),
         "auth_fail": auth_fail,

@@ -47,6 +47,15 @@ fn wait_for_port(addr: SocketAddr, within: Duration) -> bool {
     false
 }
 
+/// A real `mongod` binary on PATH, when there is one (then the suite runs against it).
+fn mongod_on_path() -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join("mongod"))
+        .find(|p| p.is_file())
+}
+
 /// The upstream server the proxy fronts.
 pub struct Upstream {
     child: Option<Child>,
@@ -84,6 +93,25 @@ impl Upstream {
     }
 
     pub fn spawn(&mut self) {
+        if let Some(mongod) = mongod_on_path() {
+            let dbpath = self.dir.path().join("db");
+            std::fs::create_dir_all(&dbpath).expect("dbpath");
+            let child = Command::new(mongod)
+                .args(["--bind_ip", "127.0.0.1", "--port", &self.port.to_string()])
+                .arg("--dbpath")
+                .arg(&dbpath)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start mongod");
+            self.child = Some(child);
+            let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+            assert!(
+                wait_for_port(addr, Duration::from_secs(60)),
+                "mongod did not start on {addr}"
+            );
+            return;
+        }
         let bin = tool(".venv/bin/nx-27017");
         let child = Command::new(bin)
             .args([
