@@ -272,3 +272,105 @@ async fn user_expiring_while_connected_is_cut_off() {
     );
     client.shutdown().await;
 }
+
+/// Runs `mongoward hash-password` with the password on stdin; returns its stdout.
+fn hash_password(user: &str, password: &str, args: &[&str]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mongoward"))
+        .args(["hash-password", "--user", user])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mongoward");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(password), "the password must not be printed");
+    text
+}
+
+fn user_with(user: &str, credentials: &str) -> String {
+    format!("[[users]]\nuser = {user:?}\ndb = \"admin\"\nroles = [\"readWriteAnyDatabase@admin\"]\n{credentials}\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hash_password_output_authenticates() {
+    let upstream = Upstream::start();
+    let both = hash_password("hashed", "hä-\u{2168}-sh", &[]);
+    assert!(
+        both.contains("[users.credentials.\"SCRAM-SHA-256\"]"),
+        "{both}"
+    );
+    assert!(
+        both.contains("[users.credentials.\"SCRAM-SHA-1\"]"),
+        "{both}"
+    );
+    let only = hash_password(
+        "lean",
+        "lean-Passw0rd",
+        &["--mechanism", "SCRAM-SHA-256", "--iterations", "4096"],
+    );
+    assert!(only.contains("iterationCount = 4096"), "{only}");
+    assert!(!only.contains("SCRAM-SHA-1"), "{only}");
+    let extra = user_with("hashed", &both) + &user_with("lean", &only);
+    let proxy = Proxy::start(&upstream, &extra).await;
+    for mech in ["", SHA1, SHA256] {
+        let uri = proxy.uri_as("hashed", "hä-\u{2168}-sh", &format!("{FAST}{mech}"));
+        assert_eq!(login(uri).await.expect(mech), vec!["hashed@admin"]);
+    }
+    let uri = proxy.uri_as("lean", "lean-Passw0rd", FAST);
+    assert_eq!(login(uri).await.expect("negotiated"), vec!["lean@admin"]);
+    let uri = proxy.uri_as("lean", "lean-Passw0rd", &format!("{FAST}{SHA1}"));
+    assert_auth_failed(login(uri).await, "no SCRAM-SHA-1 credential");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_rotation_by_reload() {
+    let upstream = Upstream::start();
+    let proxy = Proxy::start(&upstream, &user_toml("rot", "old-pw", ROLES, "")).await;
+    let live = Client::with_uri_str(proxy.uri_as("rot", "old-pw", FAST))
+        .await
+        .unwrap();
+    let coll = live.database("rot").collection::<Document>("t");
+    coll.insert_one(doc! {"a": 1}).await.expect("old password");
+    // Replace the credentials with new hash-password output and reload (SIGHUP does this).
+    let text = std::fs::read_to_string(&proxy.config_path).unwrap();
+    let fresh = hash_password("rot", "new-pw", &["--iterations", "4096"]);
+    let start = text.find("[[users]]\nuser = \"rot\"").expect("rot's table");
+    let end = text[start..]
+        .find("\n[[users]]")
+        .map_or(text.len(), |e| start + e);
+    let rotated = format!(
+        "{}{}{}",
+        &text[..start],
+        user_with("rot", &fresh),
+        &text[end..]
+    );
+    std::fs::write(&proxy.config_path, rotated).unwrap();
+    proxy.running.reload().expect("reload");
+    // The live connection stays authenticated; new logins need the new password.
+    coll.insert_one(doc! {"a": 2})
+        .await
+        .expect("live connection after rotation");
+    assert_auth_failed(
+        login(proxy.uri_as("rot", "old-pw", FAST)).await,
+        "old password after rotation",
+    );
+    assert_eq!(
+        login(proxy.uri_as("rot", "new-pw", FAST))
+            .await
+            .expect("new password"),
+        vec!["rot@admin"]
+    );
+    live.shutdown().await;
+}

@@ -96,9 +96,9 @@ impl RawClient {
     /// True when the proxy has closed the connection (EOF or reset) within 10 s.
     pub async fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        match tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut b)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => true,
-            _ => false,
-        }
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
     }
 }
