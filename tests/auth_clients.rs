@@ -171,6 +171,12 @@ async fn every_scenario(d: Driver) {
     let refused = format!("{n} unauthenticated refused 13");
     check(d, "unauth", &proxy.uri_anonymous(""), "", &refused).await;
 
+    saslprep_scenarios(d, &proxy, &failed).await;
+}
+
+/// Non-ASCII passwords: SASLprep for SCRAM-SHA-256, raw bytes for SCRAM-SHA-1.
+async fn saslprep_scenarios(d: Driver, proxy: &Proxy, failed: &str) {
+    let ok = |user: &str| format!("{} auth ok {user}@admin", name(d));
     for mech in ["", SHA1, SHA256] {
         let uri = proxy.uri_as("uni", "pässwörd\u{2168}", mech);
         check(d, "auth_ok", &uri, "uni@admin", &ok("uni")).await;
@@ -181,7 +187,7 @@ async fn every_scenario(d: Driver) {
         check(d, "auth_ok", &uri, "nine@admin", &ok("nine")).await;
     }
     let uri = proxy.uri_as("nine", "I\u{00AD}X", SHA1);
-    check(d, "auth_fail", &uri, "nine", &failed).await;
+    check(d, "auth_fail", &uri, "nine", failed).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
