@@ -28,6 +28,8 @@ pub struct Conversation {
     db: String,
     /// The user found at saslStart, or why none was usable.
     found: Result<Arc<User>, Absent>,
+    /// Started inside hello (`speculativeAuthenticate`), for the stats.
+    speculative: bool,
 }
 
 fn binary(bytes: Vec<u8>) -> Binary {
@@ -106,6 +108,7 @@ impl Session {
             server,
             db: db.to_string(),
             found,
+            speculative: false,
         });
         Ok(rawdoc! {
             "conversationId": CONVERSATION_ID,
@@ -213,6 +216,9 @@ impl Session {
             t.record_success(&user.user, self.info.peer.ip(), now_unix() as u64 * 1000);
         }
         Stats::inc(&self.shared.stats.auth_success);
+        if conv.speculative {
+            Stats::inc(&self.shared.stats.auth_speculative);
+        }
         info!(
             conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
             auth.user = %user.user, auth.db = %user.db, auth.mechanism = conv.server.mechanism().name(),
@@ -237,7 +243,19 @@ impl Session {
             return None;
         }
         let db = doc.get_str("db").unwrap_or("admin").to_string();
-        self.sasl_start(doc, &db).await.ok()
+        let first = self.sasl_start(doc, &db).await.ok()?;
+        let conv = self.conversation.as_mut()?;
+        // A user that exists without a credential for the speculated mechanism (e.g. only
+        // SCRAM-SHA-1, while drivers speculate SCRAM-SHA-256): mongod omits the field so
+        // the driver falls back to the mechanism saslSupportedMechs named. Answering with
+        // a fake credential would make an otherwise valid login fail.
+        let mechanism = conv.server.mechanism();
+        if matches!(&conv.found, Ok(u) if u.credential(mechanism).is_none()) {
+            self.conversation = None;
+            return None;
+        }
+        conv.speculative = true;
+        Some(first)
     }
 
     /// hello's `saslSupportedMechs: "db.user"`. Unknown users get mongod's default pair,

@@ -26,6 +26,9 @@ pub struct Stats {
     pub upstream_errors: AtomicU64,
     pub auth_success: AtomicU64,
     pub auth_failure: AtomicU64,
+    /// Authentications that completed from a first step sent inside hello
+    /// (`speculativeAuthenticate`): drivers rely on it, so tests and metrics watch it.
+    pub auth_speculative: AtomicU64,
     pub authz_denied: AtomicU64,
     /// Client connections being served (a gauge: admitted TCP connections not yet closed).
     pub connections_open: AtomicI64,

@@ -50,8 +50,90 @@ async function compression(uri) {
   }
 }
 
-const [scenario, uri] = process.argv.slice(2);
-({ crud, compression })[scenario](uri).then(
+async function authenticatedUsers(client) {
+  const status = await client.db('admin').command({ connectionStatus: 1 });
+  return status.authInfo.authenticatedUsers.map((u) => `${u.user}@${u.db}`);
+}
+
+// Logs in, reads and writes, and sees itself in connectionStatus.
+async function authOk(uri, expected) {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    const coll = client.db('node_auth').collection('items');
+    await coll.insertOne({ who: expected });
+    assert.ok((await coll.countDocuments({ who: expected })) >= 1);
+    assert.deepStrictEqual(await authenticatedUsers(client), [expected]);
+    console.log('node auth ok', expected);
+  } finally {
+    await client.close();
+  }
+}
+
+// Authentication fails with mongod's one answer: code 18, "Authentication failed.".
+async function authFail(uri) {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await client.db('node_auth').collection('items').findOne({});
+  } catch (e) {
+    assert.strictEqual(e.code, 18, String(e));
+    assert.strictEqual(e.message, 'Authentication failed.');
+    console.log('node auth failed as expected', e.code, e.message);
+    return;
+  } finally {
+    await client.close();
+  }
+  throw new Error('authentication did not fail');
+}
+
+// Without credentials: the handshake family works, anything else is code 13.
+async function unauth(uri) {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+  try {
+    assert.strictEqual((await client.db('admin').command({ ping: 1 })).ok, 1);
+    assert.deepStrictEqual(await authenticatedUsers(client), []);
+    try {
+      await client.db('shop').collection('orders').findOne({});
+    } catch (e) {
+      assert.strictEqual(e.code, 13, String(e));
+      assert.ok(e.message.includes('requires authentication'), e.message);
+      console.log('node unauthenticated refused', e.code);
+      return;
+    }
+    throw new Error('find without authentication was not refused');
+  } finally {
+    await client.close();
+  }
+}
+
+// A user whose delete_after passes while connected loses the connection and the login.
+async function expire(uri, expiry) {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, retryReads: false });
+  try {
+    const coll = client.db('node_auth').collection('temp');
+    await coll.insertOne({ a: 1 });
+    await new Promise((r) => setTimeout(r, Math.max(0, Number(expiry) * 1000 - Date.now()) + 1500));
+    try {
+      await coll.findOne({});
+    } catch (e) {
+      assert.ok(e.code === 18 || e.name === 'MongoNetworkError', String(e));
+      console.log('node expired user refused', e.code || e.name);
+      return;
+    }
+    throw new Error('the expired user could still read');
+  } finally {
+    await client.close();
+  }
+}
+
+const [scenario, uri, arg] = process.argv.slice(2);
+({
+  crud,
+  compression,
+  auth_ok: (u) => authOk(u, arg),
+  auth_fail: authFail,
+  unauth,
+  expire: (u) => expire(u, arg),
+})[scenario](uri).then(
   () => process.exit(0),
   (e) => { console.error('FAILED', e); process.exit(1); },
 );

@@ -72,6 +72,80 @@ def expect_code(uri, dbname, code):
     raise AssertionError("write to %s was not refused" % dbname)
 
 
+def authenticated_users(client):
+    status = client.admin.command("connectionStatus")
+    return ["%s@%s" % (u["user"], u["db"]) for u in status["authInfo"]["authenticatedUsers"]]
+
+
+def auth_ok(uri, expected):
+    """Logs in, reads and writes, and sees itself in connectionStatus."""
+    c = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    coll = c.py_auth.items
+    coll.insert_one({"who": expected})
+    assert coll.count_documents({"who": expected}) >= 1
+    users = authenticated_users(c)
+    assert users == [expected], users
+    c.close()
+    print("pymongo auth ok", expected)
+
+
+def auth_fail(uri):
+    """Authentication fails with mongod's one answer: code 18, "Authentication failed."."""
+    c = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        c.py_auth.items.find_one()
+    except OperationFailure as e:
+        assert e.code == 18, (e.code, e.details)
+        assert e.details.get("errmsg") == "Authentication failed.", e.details
+        print("pymongo auth failed as expected", e.code, e.details["errmsg"])
+        return
+    finally:
+        c.close()
+    raise AssertionError("authentication did not fail")
+
+
+def unauth(uri):
+    """Without credentials: the handshake family works, anything else is code 13."""
+    c = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    assert c.admin.command("ping")["ok"] == 1
+    assert authenticated_users(c) == []
+    try:
+        c.shop.orders.find_one()
+    except OperationFailure as e:
+        assert e.code == 13 and "requires authentication" in str(e), (e.code, e.details)
+        print("pymongo unauthenticated refused", e.code)
+        return
+    raise AssertionError("find without authentication was not refused")
+
+
+def expire(uri, expiry):
+    """A user whose delete_after passes while connected loses the connection and the login."""
+    import time
+    c = MongoClient(uri, serverSelectionTimeoutMS=5000, retryReads=False)
+    coll = c.py_auth.temp
+    coll.insert_one({"a": 1})
+    time.sleep(max(0.0, float(expiry) - time.time()) + 1.5)
+    try:
+        coll.find_one()
+    except OperationFailure as e:
+        assert e.code == 18, (e.code, e.details)
+        print("pymongo expired user refused", e.code)
+        return
+    except pymongo.errors.AutoReconnect as e:
+        print("pymongo expired user disconnected", type(e).__name__)
+        return
+    raise AssertionError("the expired user could still read")
+
+
 if __name__ == "__main__":
     scenario, uri, *rest = sys.argv[1:]
-    {"crud": crud, "compression": compression, "w0": unacknowledged, "expect_code": lambda u: expect_code(u, rest[0], int(rest[1]))}[scenario](uri)
+    {
+        "crud": crud,
+        "compression": compression,
+        "w0": unacknowledged,
+        "expect_code": lambda u: expect_code(u, rest[0], int(rest[1])),
+        "auth_ok": lambda u: auth_ok(u, rest[0]),
+        "auth_fail": auth_fail,
+        "unauth": unauth,
+        "expire": lambda u: expire(u, rest[0]),
+    }[scenario](uri)

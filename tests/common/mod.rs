@@ -2,6 +2,7 @@
 //! by `MONGOD_URI`) and an in-process mongoward in front of it, reached over real TLS.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod raw;
 
 use std::net::{SocketAddr, TcpListener};

@@ -44,6 +44,14 @@ impl RawClient {
         }
     }
 
+    /// Wraps an established TLS stream (e.g. one from a chosen source address).
+    pub fn from_stream(stream: TlsStream<TcpStream>) -> RawClient {
+        RawClient {
+            stream,
+            next_id: 100,
+        }
+    }
+
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("send");
         self.stream.flush().await.expect("flush");
