@@ -85,10 +85,12 @@ pub struct ServerConfig {
     /// Plaintext listeners: only for local experiments, logged as a warning at startup.
     #[serde(default)]
     pub plaintext_listen: Vec<String>,
-    /// Seconds a client has to finish TLS and authentication.
+    /// Seconds a client has to finish the TLS handshake (and the PROXY header, if any).
+    /// Authentication is not timed: drivers' monitoring connections never authenticate.
     #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_secs: u64,
-    /// Seconds idle connections may stay open (0 = forever, like mongod).
+    /// Seconds a connection may stay idle between messages before it is closed
+    /// (0 = forever, like mongod).
     #[serde(default)]
     pub idle_timeout_secs: u64,
     /// Largest message accepted from a client, capped by the upstream's own limit.

@@ -163,12 +163,6 @@ async fn serve(
         return;
     };
     let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
-    let handle = Arc::new(SessionHandle::new(client_ip, &cluster.name));
-    shared.sessions.insert(id, handle.clone());
-    let _registered = Registered {
-        shared: shared.clone(),
-        id,
-    };
     let local = tcp.local_addr().unwrap_or(peer);
     let ctx = conn_ctx(
         &shared,
@@ -176,6 +170,12 @@ async fn serve(
         SocketAddr::new(client_ip, peer.port()),
         Some(id),
     );
+    let handle = Arc::new(SessionHandle::new(client_ip, &cluster.name, ctx.clone()));
+    shared.sessions.insert(id, handle.clone());
+    let _registered = Registered {
+        shared: shared.clone(),
+        id,
+    };
     let stream = match tls {
         Some(acceptor) => match tls_accept(&shared, acceptor, tcp, &ctx).await {
             Some(s) => s,
@@ -186,7 +186,12 @@ async fn serve(
     Stats::inc(&shared.stats.connections_accepted);
     debug!(conn.id = id, client.addr = %client_ip, cluster.name = %cluster.name, "connection accepted");
     let peer = SocketAddr::new(client_ip, peer.port());
-    let info = ConnInfo { id, peer, cluster };
+    let info = ConnInfo {
+        id,
+        peer,
+        local,
+        cluster,
+    };
     Session::new(info, shared, stream, handle).run().await;
     drop(guard);
 }

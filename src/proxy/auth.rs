@@ -18,6 +18,8 @@ use crate::gates::credentials::Mechanism;
 use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
 use crate::gates::throttle::Verdict;
 use crate::gates::users::{Absent, Context, User};
+use crate::ops::audit::AuditEvent;
+use crate::ops::metrics::counters::AuthMechanism;
 
 /// The conversation id mongod uses; one conversation per connection at a time.
 const CONVERSATION_ID: i32 = 1;
@@ -30,6 +32,13 @@ pub struct Conversation {
     found: Result<Arc<User>, Absent>,
     /// Started inside hello (`speculativeAuthenticate`), for the stats.
     speculative: bool,
+}
+
+fn metric_mechanism(m: Mechanism) -> AuthMechanism {
+    match m {
+        Mechanism::ScramSha1 => AuthMechanism::ScramSha1,
+        Mechanism::ScramSha256 => AuthMechanism::ScramSha256,
+    }
 }
 
 fn binary(bytes: Vec<u8>) -> Binary {
@@ -177,11 +186,22 @@ impl Session {
     }
 
     fn record_failure(&mut self, conv: &Conversation, proof: &str) {
-        Stats::inc(&self.shared.stats.auth_failure);
+        let mechanism = conv.server.mechanism();
+        self.shared
+            .stats
+            .record_auth(metric_mechanism(mechanism), false);
         let reason = match &conv.found {
             Err(absent) => absent.as_str(),
             Ok(_) => proof,
         };
+        let event = AuditEvent::authenticate(
+            &self.audit_ctx(),
+            conv.server.username(),
+            &conv.db,
+            mechanism.name(),
+            Err(reason),
+        );
+        self.shared.auditor.emit(event);
         if let Ok(mut t) = self.shared.throttle.lock() {
             t.record_failure(
                 conv.server.username(),
@@ -215,7 +235,18 @@ impl Session {
         if let Ok(mut t) = self.shared.throttle.lock() {
             t.record_success(&user.user, self.info.peer.ip(), now_unix() as u64 * 1000);
         }
-        Stats::inc(&self.shared.stats.auth_success);
+        let mechanism = conv.server.mechanism();
+        self.shared
+            .stats
+            .record_auth(metric_mechanism(mechanism), true);
+        let event = AuditEvent::authenticate(
+            &self.audit_ctx(),
+            &user.user,
+            &user.db,
+            mechanism.name(),
+            Ok(()),
+        );
+        self.shared.auditor.emit(event);
         if conv.speculative {
             Stats::inc(&self.shared.stats.auth_speculative);
         }

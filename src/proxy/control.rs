@@ -14,8 +14,10 @@ use tracing::{info, warn};
 use super::Shared;
 use crate::config::{now_unix, Config, ConfigError, OnRevoke};
 use crate::gates::access_list::Strictness;
+use crate::gates::access_list::{Decision, DenyReason};
+use crate::gates::users::Absent;
 use crate::gates::users::Context;
-use crate::ops::audit::{AuditEvent, ReloadSummary};
+use crate::ops::audit::{AuditEvent, ConnCtx, Principal, ReloadSummary, RevokeReason, UserRef};
 
 /// How often live connections are re-checked against the policy. Expiry is promised
 /// "within a second"; a quarter second leaves room for a busy machine.
@@ -29,15 +31,18 @@ pub struct SessionHandle {
     pub cluster: String,
     /// (authentication db, user) once authenticated.
     user: ArcSwapOption<(String, String)>,
+    /// Where the connection is, for the audit event that reports its revocation.
+    pub ctx: ConnCtx,
     kill: Notify,
 }
 
 impl SessionHandle {
-    pub fn new(ip: IpAddr, cluster: &str) -> SessionHandle {
+    pub fn new(ip: IpAddr, cluster: &str, ctx: ConnCtx) -> SessionHandle {
         SessionHandle {
             ip,
             cluster: cluster.to_string(),
             user: ArcSwapOption::empty(),
+            ctx,
             kill: Notify::new(),
         }
     }
@@ -52,10 +57,13 @@ impl SessionHandle {
     }
 
     /// Why the current policy no longer admits this connection, if it does not.
-    fn revoked_by(&self, policy: &super::policy::Policy, now: i64) -> Option<&'static str> {
+    fn revoked_by(&self, policy: &super::policy::Policy, now: i64) -> Option<RevokeReason> {
         let close_on_access = policy.on_revoke == OnRevoke::Close;
         if close_on_access && !policy.access.still_admits(self.ip, now) {
-            return Some("access list no longer admits the client address");
+            return Some(match policy.access.check(self.ip, now) {
+                Decision::Deny(DenyReason::OnlyExpiredEntry) => RevokeReason::AccessEntryExpired,
+                _ => RevokeReason::AccessEntryRemoved,
+            });
         }
         let user = self.user.load();
         let (db, name) = user.as_deref()?;
@@ -64,11 +72,27 @@ impl SessionHandle {
             peer: self.ip,
             now,
         };
-        policy
-            .users
-            .lookup(db, name, &ctx)
-            .err()
-            .map(|a| a.as_str())
+        policy.users.lookup(db, name, &ctx).err().map(|a| match a {
+            Absent::Expired => RevokeReason::UserExpired,
+            Absent::OutOfScope => RevokeReason::ScopeNarrowed,
+            Absent::Unknown | Absent::SourceRestricted => RevokeReason::UserRemoved,
+        })
+    }
+
+    fn principal(&self) -> Principal {
+        let user = self.user.load();
+        let users = user
+            .as_deref()
+            .map(|(db, name)| UserRef {
+                user: name.clone(),
+                db: db.clone(),
+            })
+            .into_iter()
+            .collect();
+        Principal {
+            users,
+            roles: Vec::new(),
+        }
     }
 
     /// Asks the session to close; it notices even if it is not waiting right now.
@@ -90,7 +114,9 @@ pub fn sweep(shared: &Shared) {
     for item in shared.sessions.iter() {
         let handle = item.value();
         if let Some(reason) = handle.revoked_by(&policy, now) {
-            info!(conn.id = *item.key(), client.addr = %handle.ip, cluster.name = %handle.cluster, reason, "access revoked; closing connection");
+            info!(conn.id = *item.key(), client.addr = %handle.ip, cluster.name = %handle.cluster, reason = ?reason, "access revoked; closing connection");
+            let event = AuditEvent::connection_revoked(&handle.ctx, &handle.principal(), reason);
+            shared.auditor.emit(event);
             handle.revoke();
         }
     }
@@ -118,7 +144,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
             warn!(error = %e, "configuration reload failed; keeping the running policy");
             let running = shared.policy.load();
             shared.stats.record_reload(running.generation, false);
-            let summary = reload_summary(running.generation, running.access.len());
+            let summary = reload_summary(&running, Vec::new());
             let event = AuditEvent::config_reload(&summary, Err(&e.to_string()));
             shared.auditor.emit(event);
             return Err(e);
@@ -126,6 +152,10 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
     };
     for w in &config.warnings {
         warn!("{w}");
+    }
+    let restart = restart_required(shared, &config);
+    for what in &restart {
+        warn!(change = %what, "configuration change needs a restart to apply");
     }
     let policy = shared.policy.replace(&config);
     info!(
@@ -135,7 +165,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         "configuration reloaded"
     );
     shared.stats.record_reload(policy.generation, true);
-    let summary = reload_summary(policy.generation, policy.access.len());
+    let summary = reload_summary(&policy, restart);
     shared
         .auditor
         .emit(AuditEvent::config_reload(&summary, Ok(())));
@@ -145,12 +175,42 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
 
 /// Counts for the `configReload` audit event. Users and roles join when the policy
 /// carries them.
-fn reload_summary(generation: u64, entries: usize) -> ReloadSummary {
+fn reload_summary(policy: &super::policy::Policy, restart_required: Vec<String>) -> ReloadSummary {
     ReloadSummary {
-        generation,
-        access_list_entries: entries,
-        ..ReloadSummary::default()
+        generation: policy.generation,
+        users: policy.users.len(),
+        roles: policy.catalog.custom_role_names().count(),
+        access_list_entries: policy.access.len(),
+        restart_required,
     }
+}
+
+/// Listener and cluster changes are not applied live (sockets and upstream connections
+/// are bound at startup); say so instead of pretending.
+fn restart_required(shared: &Shared, config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let running: Vec<(&str, &str)> = shared
+        .clusters
+        .iter()
+        .map(|c| (c.name.as_str(), c.uri_text.as_str()))
+        .collect();
+    let wanted: Vec<(&str, &str)> = config
+        .clusters
+        .iter()
+        .map(|(c, _)| (c.name.as_str(), c.uri.as_str()))
+        .collect();
+    if running != wanted {
+        out.push("clusters".to_string());
+    }
+    if shared.listen != config.listen || shared.plaintext_listen != config.plaintext_listen {
+        out.push("server.listen".to_string());
+    }
+    if shared.proxy_protocol != config.file.server.proxy_protocol
+        || shared.proxy_trusted != config.proxy_trusted
+    {
+        out.push("server.proxy_protocol".to_string());
+    }
+    out
 }
 
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {

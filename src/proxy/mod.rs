@@ -64,6 +64,9 @@ pub struct Shared {
     pub config_path: PathBuf,
     pub proxy_protocol: bool,
     pub proxy_trusted: Vec<IpNet>,
+    /// Listeners bound at startup (a reload cannot move them).
+    pub listen: Vec<SocketAddr>,
+    pub plaintext_listen: Vec<SocketAddr>,
     /// Authentication failure throttle (locked on the authentication path only).
     pub throttle: std::sync::Mutex<crate::gates::throttle::Throttle>,
     /// Key for the fake credentials of unknown users (per process).
@@ -73,6 +76,8 @@ pub struct Shared {
     active: AtomicUsize,
     idle: Notify,
     handshake_timeout: Duration,
+    /// `server.idle_timeout_secs`; None = never.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Decrements the live-connection count when a connection task ends, however it ends.
@@ -197,6 +202,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         config_path: config.path.clone(),
         proxy_protocol: config.file.server.proxy_protocol,
         proxy_trusted: config.proxy_trusted.clone(),
+        listen: config.listen.clone(),
+        plaintext_listen: config.plaintext_listen.clone(),
         throttle: std::sync::Mutex::new(crate::gates::throttle::Throttle::new(
             config.file.auth.throttle.clone(),
         )),
@@ -206,6 +213,10 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         active: AtomicUsize::new(0),
         idle: Notify::new(),
         handshake_timeout: Duration::from_secs(config.file.server.handshake_timeout_secs.max(1)),
+        idle_timeout: match config.file.server.idle_timeout_secs {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        },
     });
     for w in &config.warnings {
         warn!("{w}");

@@ -6,9 +6,9 @@ use bson::{RawDocument, RawDocumentBuf};
 use super::handshake::{self, HelloRequest};
 use super::replies::ErrorReply;
 use super::session::Session;
-use super::stats::Stats;
 use crate::authz::classify::{Kind, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
+use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
 use crate::wire::{DocSequence, OpMsg, OpQuery};
 
 /// The decision for one command.
@@ -109,6 +109,9 @@ pub async fn route(session: &mut Session, msg: &OpMsg) -> Route {
             return Route::Refuse(refusal_reply(&refusal));
         }
     };
+    if c.requires_auth {
+        session.note_allowed(c.name, c.db, &c.target);
+    }
     match c.kind {
         Kind::Handshake => Route::Reply(hello(session, msg.body(), c.name).await),
         Kind::Ping => Route::Reply(handshake::finish(RawDocumentBuf::new())),
@@ -150,14 +153,58 @@ fn answer(r: Result<RawDocumentBuf, ErrorReply>) -> Route {
 }
 
 impl Session {
+    fn principal(&mut self) -> Principal {
+        let Some(u) = self.current_user() else {
+            return Principal::default();
+        };
+        Principal {
+            users: vec![UserRef {
+                user: u.user.clone(),
+                db: u.db.clone(),
+            }],
+            roles: u
+                .privileges
+                .role_names()
+                .into_iter()
+                .map(|(role, db)| AuditRole { role, db })
+                .collect(),
+        }
+    }
+
     fn log_refusal(&mut self, r: &Refusal) {
-        if let Refusal::Denied { name, target, .. } = r {
-            Stats::inc(&self.shared.stats.authz_denied);
-            let user = self
-                .current_user()
-                .map(|u| format!("{}@{}", u.user, u.db))
-                .unwrap_or_default();
-            tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
+        let (name, target) = match r {
+            Refusal::Denied { name, target, .. } => (name.as_str(), target.as_str()),
+            Refusal::Unauthenticated { name } | Refusal::UserManagement { name } => {
+                (name.as_str(), "")
+            }
+            Refusal::Classify(_) => return,
+        };
+        self.shared.stats.record_authz(name, false);
+        let who = self.principal();
+        let user = who
+            .users
+            .first()
+            .map(|u| format!("{}@{}", u.user, u.db))
+            .unwrap_or_default();
+        tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
+        let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, false);
+        self.shared.auditor.emit(event);
+    }
+
+    /// Counts an allowed command; audits it only when `audit.log_allowed` selects it.
+    fn note_allowed(&mut self, name: &str, db: &str, target: &str) {
+        self.shared.stats.record_authz(name, true);
+        if !self.shared.auditor.enabled() {
+            return;
+        }
+        let who = self.principal();
+        if self
+            .shared
+            .auditor
+            .wants_allowed(who.users.first(), db, name)
+        {
+            let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, true);
+            self.shared.auditor.emit(event);
         }
     }
 }

@@ -37,7 +37,10 @@ pub enum Flow {
 #[derive(Clone)]
 pub struct ConnInfo {
     pub id: i64,
+    /// The client (after PROXY protocol, if any).
     pub peer: SocketAddr,
+    /// The proxy address the client reached.
+    pub local: SocketAddr,
     pub cluster: Arc<Cluster>,
 }
 
@@ -94,6 +97,10 @@ impl Session {
                 f = read_frame(&mut self.client, &mut self.buf, max) => f,
                 _ = shutdown.changed() => break,
                 _ = handle.revoked() => break,
+                _ = idle(self.shared.idle_timeout) => {
+                    debug!(conn.id = self.info.id, "idle timeout; closing connection");
+                    break;
+                }
             };
             let flow = match frame {
                 Ok(None) => break,
@@ -183,6 +190,16 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// Where this connection is, for audit events.
+    pub(super) fn audit_ctx(&self) -> crate::ops::audit::ConnCtx {
+        crate::ops::audit::ConnCtx {
+            local: self.info.local,
+            remote: self.info.peer,
+            cluster: Some(self.info.cluster.name.clone()),
+            conn_id: Some(self.info.id),
+        }
     }
 
     fn own_request_id(&mut self) -> i32 {
@@ -341,5 +358,13 @@ fn retryable_label(msg: &OpMsg, err: ErrorReply) -> ErrorReply {
         err.with_label("RetryableWriteError")
     } else {
         err
+    }
+}
+
+/// Resolves after `limit`, or never when there is none.
+async fn idle(limit: Option<std::time::Duration>) {
+    match limit {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }

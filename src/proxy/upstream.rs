@@ -104,6 +104,8 @@ impl UpstreamInfo {
 pub struct Cluster {
     pub name: String,
     pub uri: UpstreamUri,
+    /// The `uri` as configured, to tell a reload whether it changed.
+    pub uri_text: String,
     info: ArcSwapOption<UpstreamInfo>,
 }
 
@@ -112,6 +114,7 @@ impl Cluster {
         Arc::new(Cluster {
             name: config.name.clone(),
             uri: uri.clone(),
+            uri_text: config.uri.clone(),
             info: ArcSwapOption::empty(),
         })
     }
