@@ -358,6 +358,17 @@ fn validate_clusters(
         }
         let uri = UpstreamUri::parse(&c.uri)
             .map_err(|e| invalid(&format!("clusters[{i}].uri"), e.to_string()))?;
+        // Fail closed rather than silently connect without the TLS or the service
+        // credentials the operator asked for.
+        if uri.tls {
+            return Err(invalid(&format!("clusters[{i}].uri"), "tls=true to the upstream is not supported yet".into()));
+        }
+        if uri.user.is_some() {
+            return Err(invalid(
+                &format!("clusters[{i}].uri"),
+                "authenticating to the upstream as a service user is not supported yet".into(),
+            ));
+        }
         out.push((c.clone(), uri));
     }
     Ok(out)
