@@ -361,7 +361,10 @@ fn validate_clusters(
         // Fail closed rather than silently connect without the TLS or the service
         // credentials the operator asked for.
         if uri.tls {
-            return Err(invalid(&format!("clusters[{i}].uri"), "tls=true to the upstream is not supported yet".into()));
+            return Err(invalid(
+                &format!("clusters[{i}].uri"),
+                "tls=true to the upstream is not supported yet".into(),
+            ));
         }
         if uri.user.is_some() {
             return Err(invalid(

@@ -77,8 +77,17 @@ fn duplicate_cluster_and_bad_uri_rejected() {
 
 #[test]
 fn upstream_tls_and_service_user_are_refused_until_supported() {
-    let tls = MINIMAL.replace("mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017/?tls=true");
-    assert!(parse(&tls).unwrap_err().to_string().contains("not supported yet"));
+    let tls = MINIMAL.replace(
+        "mongodb://127.0.0.1:27017",
+        "mongodb://127.0.0.1:27017/?tls=true",
+    );
+    assert!(parse(&tls)
+        .unwrap_err()
+        .to_string()
+        .contains("not supported yet"));
     let user = MINIMAL.replace("mongodb://127.0.0.1:27017", "mongodb://svc@127.0.0.1:27017");
-    assert!(parse(&user).unwrap_err().to_string().contains("service user"));
+    assert!(parse(&user)
+        .unwrap_err()
+        .to_string()
+        .contains("service user"));
 }

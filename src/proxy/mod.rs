@@ -258,17 +258,23 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     })
 }
 
-async fn listen(
-    addr: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    shared: Arc<Shared>,
-) -> Result<SocketAddr, StartError> {
+/// Binds `addr`, reporting the address actually bound (port 0 becomes a real port).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
     let bound = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
+async fn listen(
+    addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+) -> Result<SocketAddr, StartError> {
+    let (listener, bound) = bind(addr).await?;
     info!(listen.addr = %bound, tls = tls.is_some(), "listening");
     tokio::spawn(accept::accept_loop(listener, tls, shared));
     Ok(bound)
@@ -286,12 +292,7 @@ async fn metrics_listener(
     addr: SocketAddr,
     shared: &Arc<Shared>,
 ) -> Result<SocketAddr, StartError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let (listener, bound) = bind(addr).await?;
     info!(metrics.addr = %bound, "metrics endpoint listening");
     tokio::spawn(crate::ops::metrics::serve(
         listener,
