@@ -287,7 +287,14 @@ impl Session {
     }
 
     /// Reads the cursor id out of a reply; returns whether more replies follow (exhaust).
+    /// The cheap peek covers what servers send; anything unusual takes the full decoder.
     fn inspect_reply(&mut self, frame: &Bytes, closing: Option<i64>) -> bool {
+        if let Some(p) = wire::peek_reply(frame) {
+            if let Some((id, ns)) = cursor_of(p.body) {
+                self.cursors.observe(id, ns, closing);
+            }
+            return p.more_to_come;
+        }
         let limits = self.info.cluster.info().limits();
         match wire::decode_reply(frame.clone(), &limits) {
             Ok(wire::Reply::Msg(m)) => {

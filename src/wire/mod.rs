@@ -11,6 +11,7 @@ mod encode;
 mod error;
 mod header;
 mod msg;
+mod peek;
 mod query;
 mod reply;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use msg::{
     DocSequence, OpMsg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
     MAX_SEQUENCES,
 };
+pub use peek::{peek_reply, ReplyPeek};
 pub use query::OpQuery;
 pub use reply::OpReply;
 
