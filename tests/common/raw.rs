@@ -1,13 +1,13 @@
 //! A raw TLS client for sending hand-made (and malformed) wire messages.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bson::RawDocument;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls;
 
@@ -33,6 +33,16 @@ pub fn tls_connector(ca: &Path) -> tokio_rustls::TlsConnector {
 impl RawClient {
     pub async fn connect(addr: SocketAddr, ca: &Path) -> RawClient {
         let tcp = TcpStream::connect(addr).await.expect("tcp connect");
+        RawClient::over(tcp, ca).await
+    }
+
+    /// Connects from a chosen loopback source address (Linux routes all of 127/8 to lo).
+    pub async fn connect_from(source: IpAddr, addr: SocketAddr, ca: &Path) -> RawClient {
+        RawClient::over(tcp_from(source, addr).await, ca).await
+    }
+
+    /// Runs the TLS handshake over an already connected socket (e.g. after a PROXY header).
+    pub async fn over(tcp: TcpStream, ca: &Path) -> RawClient {
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
         let stream = tls_connector(ca)
             .connect(name, tcp)
@@ -101,4 +111,60 @@ impl RawClient {
             Ok(Ok(0)) | Ok(Err(_))
         )
     }
+}
+
+/// A TCP connection to `addr` whose local end is bound to `source` first.
+pub async fn tcp_from(source: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4(),
+        IpAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .expect("socket");
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .expect("bind the source address");
+    socket.connect(addr).await.expect("tcp connect")
+}
+
+/// The bytes of a real TLS ClientHello for "localhost", as rustls would send them.
+pub fn client_hello() -> Vec<u8> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).expect("serialise ClientHello");
+    }
+    assert_eq!(out.first(), Some(&0x16), "a TLS handshake record");
+    out
+}
+
+/// Sends `prefix` (e.g. a PROXY header) and a ClientHello, then returns how many bytes the
+/// proxy sent back before closing the connection (a socket still open after 5 s fails).
+pub async fn bytes_before_close(mut tcp: TcpStream, prefix: &[u8]) -> usize {
+    let mut hello = prefix.to_vec();
+    hello.extend_from_slice(&client_hello());
+    // The proxy may already have closed: a failed write is part of the expected outcome.
+    let _ = tcp.write_all(&hello).await;
+    let mut got = 0;
+    let mut buf = [0u8; 4096];
+    let read_all = async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got += n,
+            }
+        }
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(5), read_all).await;
+    assert!(
+        closed.is_ok(),
+        "still open after 5 s; {got} bytes came back"
+    );
+    got
 }
