@@ -28,7 +28,7 @@ const REFUSAL_LOG_BURST: u64 = 20;
 
 pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
-    let limiter = LogLimiter::default();
+    let limiter = Arc::new(LogLimiter::default());
     let fallback = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -47,10 +47,21 @@ pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared
         };
         if shared.proxy_protocol {
             let guard = ActiveGuard::new(shared.clone());
-            tokio::spawn(serve_proxied(tcp, peer, tls.clone(), guard));
+            tokio::spawn(serve_proxied(
+                tcp,
+                peer,
+                tls.clone(),
+                guard,
+                limiter.clone(),
+            ));
             continue;
         }
-        let local = tcp.local_addr().unwrap_or(fallback);
+        // The listener's own address unless it is a wildcard (saves a syscall per accept).
+        let local = if fallback.ip().is_unspecified() {
+            tcp.local_addr().unwrap_or(fallback)
+        } else {
+            fallback
+        };
         if admit(&shared, peer, local, &limiter) {
             let guard = ActiveGuard::new(shared.clone());
             tokio::spawn(serve(tcp, peer, peer.ip(), tls.clone(), guard));
@@ -84,10 +95,13 @@ fn admit(shared: &Shared, client: SocketAddr, local: SocketAddr, limiter: &LogLi
         Decision::Allow { .. } => true,
         Decision::Deny(reason) => {
             Stats::inc(&shared.stats.connections_refused_access_list);
-            let ctx = conn_ctx(shared, local, client, None);
-            shared
-                .auditor
-                .emit(AuditEvent::network_access_denied(&ctx, deny_label(reason)));
+            // A refusal flood must stay cheap: build the event only when it goes somewhere.
+            if shared.auditor.enabled() {
+                let ctx = conn_ctx(shared, local, client, None);
+                shared
+                    .auditor
+                    .emit(AuditEvent::network_access_denied(&ctx, deny_label(reason)));
+            }
             if limiter.allow() {
                 info!(client.addr = %ip, reason = ?reason, "connection refused by the access list");
             }
@@ -103,6 +117,7 @@ async fn serve_proxied(
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     guard: ActiveGuard,
+    limiter: Arc<LogLimiter>,
 ) {
     let shared = guard.shared().clone();
     if !proxy_protocol::is_trusted(peer.ip(), &shared.proxy_trusted) {
@@ -126,7 +141,7 @@ async fn serve_proxied(
         }
     };
     let local = tcp.local_addr().unwrap_or(peer);
-    if admit(&shared, client, local, &LogLimiter::default()) {
+    if admit(&shared, client, local, &limiter) {
         serve(tcp, peer, client.ip(), tls, guard).await;
     }
 }
