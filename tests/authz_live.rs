@@ -20,6 +20,7 @@ pub const PW: &str = "Live-Passw0rd";
 fn users() -> String {
     [
         user_toml("rw", PW, &["readWrite@app_db"], ""),
+        user_toml("rw2", PW, &["readWrite@app_db"], ""),
         user_toml("sales", PW, &["read@reporting.daily_sales"], ""),
     ]
     .join("\n")
@@ -147,11 +148,13 @@ async fn collection_scoped_read_and_lookup_into_forbidden_collection() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn cursors_of_another_connection_are_refused() {
+async fn cursors_of_another_user_are_refused_but_pooled_connections_share_them() {
     let upstream = Upstream::start();
     let proxy = Proxy::start(&upstream, &users()).await;
     let a = client_as(&proxy, "rw").await;
-    let b = client_as(&proxy, "rw").await;
+    // Same roles, different user: all clients share one upstream identity, so only the
+    // proxy stands between B and A's cursor.
+    let b = client_as(&proxy, "rw2").await;
     let items = a.database("app_db").collection::<Document>("items");
     let docs: Vec<Document> = (0..6).map(|i| doc! {"_id": i}).collect();
     items.insert_many(docs).await.expect("insert");
@@ -162,7 +165,7 @@ async fn cursors_of_another_connection_are_refused() {
         .and_then(|c| c.get_i64("id"))
         .expect("cursor id");
     assert_ne!(id, 0);
-    // Same user, different connection: the cursor is not B's.
+    // Another user: the cursor does not exist for B.
     let get_more = doc! {"getMore": id, "collection": "items", "batchSize": 2};
     let e = b
         .database("app_db")
@@ -177,6 +180,22 @@ async fn cursors_of_another_connection_are_refused() {
         .await
         .expect_err("killCursors on B");
     assert_eq!(code(&e), Some(13), "{e}");
+    // The same user on another connection (a driver's pool does this) may continue it.
+    let a2 = client_as(&proxy, "rw").await;
+    let step = doc! {"getMore": id, "collection": "items", "batchSize": 1};
+    let first = a2
+        .database("app_db")
+        .run_command(step)
+        .await
+        .expect("getMore on A's second connection");
+    assert_eq!(
+        first
+            .get_document("cursor")
+            .and_then(|c| c.get_array("nextBatch"))
+            .map(|b| b.len())
+            .ok(),
+        Some(1)
+    );
     // The owner still can.
     let more = a
         .database("app_db")

@@ -181,3 +181,36 @@ async fn compressed_traffic_with_each_compressor() {
         );
     }
 }
+
+/// Drivers send a getMore on whichever pooled connection is free; cursor ownership must
+/// follow the user, not the connection (as mongod and mongos do).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_cursors_over_a_connection_pool() {
+    let upstream = Upstream::start();
+    let proxy = Proxy::start(&upstream, "").await;
+    let c = client(&proxy, "&maxPoolSize=4").await;
+    let coll = c.database("core_pool").collection::<Document>("p");
+    coll.insert_many((0..60).map(|i| doc! {"i": i}))
+        .await
+        .expect("insert");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let coll = coll.clone();
+        tasks.push(tokio::spawn(async move {
+            let cursor = coll.find(doc! {}).batch_size(3).await.expect("find");
+            let docs: Vec<Document> = cursor
+                .try_collect()
+                .await
+                .expect("getMores on any pooled connection");
+            docs.len()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), 60);
+    }
+    assert_eq!(
+        proxy.running.open_cursors(),
+        0,
+        "exhausted cursors are forgotten"
+    );
+}

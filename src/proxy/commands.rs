@@ -53,6 +53,7 @@ impl Session {
     }
 
     pub(super) fn set_user(&mut self, user: Arc<User>) {
+        self.owner = Some(Arc::from(format!("{}.{}", user.db, user.user)));
         self.handle.set_user(&user.db, &user.user);
         self.user_generation = self.shared.policy.generation();
         self.user = Some(user);
@@ -60,6 +61,7 @@ impl Session {
 
     pub(super) fn logout(&mut self) -> RawDocumentBuf {
         self.user = None;
+        self.owner = None;
         self.conversation = None;
         self.handle.clear_user();
         // Cursors and sessions opened as that user must not outlive it.
@@ -170,9 +172,13 @@ impl Session {
         self.current_user().is_some_and(|u| u.privileges.has(&req))
     }
 
-    /// getMore only on a cursor this connection opened, for the namespace it belongs to.
+    fn cursor_ns(&self, id: i64) -> Option<String> {
+        self.shared.cursors.namespace(self.owner.as_ref()?, id)
+    }
+
+    /// getMore only on a cursor this user opened, for the namespace it belongs to.
     pub(super) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
-        match self.cursors.namespace(id) {
+        match self.cursor_ns(id).as_deref() {
             Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
                 Route::Forward(ReplyFilter::None)
             }
@@ -183,7 +189,7 @@ impl Session {
         }
     }
 
-    /// killCursors only on this connection's cursors, unless the roles grant killAnyCursor.
+    /// killCursors only on this user's cursors, unless the roles grant killAnyCursor.
     pub(super) fn check_kill_cursors(&mut self, db: &str, coll: &str, ids: &[i64]) -> Route {
         let ns = Resource::Namespace { db, coll };
         if self.holds(Resource::Cluster, actions::KILL_ANY_CURSOR)
@@ -191,10 +197,15 @@ impl Session {
         {
             return Route::Forward(ReplyFilter::None);
         }
-        match ids.iter().find(|id| self.cursors.namespace(**id).is_none()) {
-            None => Route::Forward(ReplyFilter::None),
+        match ids.iter().find(|id| self.cursor_ns(**id).is_none()) {
+            None => {
+                for id in ids {
+                    self.shared.cursors.forget(*id);
+                }
+                Route::Forward(ReplyFilter::None)
+            }
             Some(id) => Route::Refuse(ErrorReply::unauthorized(format!(
-                "not authorized to kill cursor {id} on {db}.{coll}: it was not opened on this connection"
+                "not authorized to kill cursor {id} on {db}.{coll}: it was not opened by the authenticated user"
             ))),
         }
     }

@@ -133,6 +133,7 @@ pub async fn sweeper(shared: Arc<Shared>) {
             _ = shutdown.changed() => return,
         }
         sweep(&shared);
+        shared.cursors.expire(now_unix());
     }
 }
 

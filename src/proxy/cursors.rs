@@ -1,13 +1,16 @@
-//! Cursor ownership: the ids this connection has seen in its own replies.
+//! Cursor ownership, as mongod decides it: a cursor belongs to the user who opened it.
 //!
-//! The upstream sees one shared service identity, so mongod's own rule (a cursor
-//! belongs to the user who opened it) cannot protect one client from another. The proxy
-//! enforces it instead: a getMore/killCursors may only name a cursor that came back on
-//! this very connection, for the namespace it came back with.
+//! The upstream sees one shared service identity, so mongod cannot tell clients apart;
+//! the proxy keeps the owner of every cursor id it relays and lets a getMore/killCursors
+//! through only for the same user and namespace. The registry is process-wide, not per
+//! connection, because drivers send a getMore on whichever pooled connection is free
+//! (mongos-style topologies do not pin cursors to connections).
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use bson::RawDocument;
+use dashmap::DashMap;
 
 /// Reads `cursor.id` and `cursor.ns` out of a reply body, if it carries a cursor.
 pub fn cursor_of(body: &RawDocument) -> Option<(i64, &str)> {
@@ -21,40 +24,68 @@ pub fn cursor_of(body: &RawDocument) -> Option<(i64, &str)> {
     Some((id, ns))
 }
 
-/// The open cursors of one connection: id -> namespace.
-#[derive(Default, Debug)]
-pub struct CursorTable {
-    open: HashMap<i64, String>,
+/// Who owns a cursor: "authdb.user" (shared per session, so recording is cheap).
+pub type Owner = Arc<str>;
+
+struct Entry {
+    owner: Owner,
+    ns: Box<str>,
+    /// Unix seconds of last use, for forgetting cursors mongod has timed out.
+    touched: AtomicI64,
 }
 
-/// Most cursors a connection may hold open through the proxy (mongod has no per-connection
-/// limit, but an unbounded table is a memory leak waiting for a buggy client).
-const MAX_OPEN: usize = 100_000;
+/// Open cursors of every connection: id -> (owner, namespace).
+#[derive(Default)]
+pub struct CursorRegistry {
+    open: DashMap<i64, Entry>,
+}
 
-impl CursorTable {
-    /// Records what a reply said: a live id is remembered, id 0 closes `closing` (the
-    /// cursor a getMore was for).
-    pub fn observe(&mut self, id: i64, ns: &str, closing: Option<i64>) {
-        if id != 0 {
-            if self.open.len() < MAX_OPEN || self.open.contains_key(&id) {
-                self.open.insert(id, ns.to_string());
+/// A bound on the table: a client that opens cursors and never finishes them cannot grow
+/// the proxy without limit (mongod itself times idle cursors out after 10 minutes).
+const MAX_OPEN: usize = 1_000_000;
+
+/// mongod's default cursorTimeoutMillis (10 min), plus a minute of slack.
+pub const IDLE_SECS: i64 = 11 * 60;
+
+impl CursorRegistry {
+    /// Records what a reply said: a live id is remembered for `owner`; id 0 closes
+    /// `closing` (the cursor a getMore was for).
+    pub fn observe(&self, owner: &Owner, id: i64, ns: &str, closing: Option<i64>, now: i64) {
+        if id == 0 {
+            if let Some(c) = closing {
+                self.open.remove(&c);
             }
-        } else if let Some(c) = closing {
-            self.open.remove(&c);
+            return;
+        }
+        if let Some(e) = self.open.get(&id) {
+            e.touched.store(now, Ordering::Relaxed);
+            return;
+        }
+        if self.open.len() < MAX_OPEN {
+            let entry = Entry {
+                owner: owner.clone(),
+                ns: ns.into(),
+                touched: AtomicI64::new(now),
+            };
+            self.open.insert(id, entry);
         }
     }
 
-    /// The namespace of a cursor this connection opened.
-    pub fn namespace(&self, id: i64) -> Option<&str> {
-        self.open.get(&id).map(String::as_str)
+    /// The namespace of a cursor `owner` opened; None for unknown ids and for other
+    /// users' cursors alike (so ids cannot be probed).
+    pub fn namespace(&self, owner: &Owner, id: i64) -> Option<String> {
+        let e = self.open.get(&id)?;
+        (e.owner == *owner).then(|| e.ns.to_string())
     }
 
-    pub fn forget(&mut self, id: i64) {
+    pub fn forget(&self, id: i64) {
         self.open.remove(&id);
     }
 
-    pub fn clear(&mut self) {
-        self.open.clear();
+    /// Drops entries idle for longer than mongod keeps cursors.
+    pub fn expire(&self, now: i64) {
+        self.open
+            .retain(|_, e| now - e.touched.load(Ordering::Relaxed) < IDLE_SECS);
     }
 
     pub fn len(&self) -> usize {
@@ -81,12 +112,24 @@ mod tests {
     }
 
     #[test]
-    fn table_tracks_open_and_closed() {
-        let mut t = CursorTable::default();
-        t.observe(5, "a.b", None);
-        assert_eq!(t.namespace(5), Some("a.b"));
-        t.observe(0, "a.b", Some(5));
-        assert_eq!(t.namespace(5), None);
-        assert!(t.is_empty());
+    fn cursors_belong_to_their_user_and_expire() {
+        let reg = CursorRegistry::default();
+        let alice: Owner = Arc::from("admin.alice");
+        let bob: Owner = Arc::from("admin.bob");
+        reg.observe(&alice, 5, "a.b", None, 100);
+        assert_eq!(reg.namespace(&alice, 5).as_deref(), Some("a.b"));
+        assert_eq!(
+            reg.namespace(&bob, 5),
+            None,
+            "another user's cursor looks unknown"
+        );
+        assert_eq!(reg.namespace(&alice, 6), None);
+        reg.observe(&alice, 0, "a.b", Some(5), 101);
+        assert!(reg.is_empty(), "exhausted cursor forgotten");
+        reg.observe(&alice, 9, "a.b", None, 100);
+        reg.expire(100 + IDLE_SECS - 1);
+        assert_eq!(reg.len(), 1);
+        reg.expire(100 + IDLE_SECS);
+        assert!(reg.is_empty(), "idle cursor forgotten");
     }
 }

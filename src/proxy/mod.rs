@@ -59,6 +59,8 @@ pub struct Shared {
     pub clusters: Vec<Arc<Cluster>>,
     pub shutdown: watch::Receiver<bool>,
     pub policy: PolicyCell,
+    /// Cursor owners (recorded from replies that open cursors, checked on getMore).
+    pub cursors: cursors::CursorRegistry,
     /// Live connections, for revocation sweeps (not touched per message).
     pub sessions: DashMap<i64, Arc<control::SessionHandle>>,
     pub config_path: PathBuf,
@@ -132,6 +134,11 @@ impl Running {
         self.shared.policy.load().generation
     }
 
+    /// Cursors the proxy is tracking (opened and not yet exhausted, killed or expired).
+    pub fn open_cursors(&self) -> usize {
+        self.shared.cursors.len()
+    }
+
     /// Process counters.
     pub fn stats(&self) -> &stats::Stats {
         &self.shared.stats
@@ -199,6 +206,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         shutdown,
         policy: PolicyCell::new(config),
         sessions: DashMap::new(),
+        cursors: cursors::CursorRegistry::default(),
         config_path: config.path.clone(),
         proxy_protocol: config.file.server.proxy_protocol,
         proxy_trusted: config.proxy_trusted.clone(),

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::auth::Conversation;
 use super::control::SessionHandle;
-use super::cursors::{cursor_of, CursorTable};
+use super::cursors::{cursor_of, Owner};
 use super::filter;
 use super::io::{read_frame, FrameError, Stream};
 use super::replies::{self, ErrorReply, ReplyTo};
@@ -51,7 +51,8 @@ pub struct Session {
     client: Stream,
     upstream: Option<UpstreamConn>,
     pub(super) compressors: Vec<Compressor>,
-    pub(super) cursors: CursorTable,
+    /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
+    pub(super) owner: Option<Owner>,
     next_id: i32,
     buf: BytesMut,
     pub(super) handle: Arc<SessionHandle>,
@@ -76,7 +77,7 @@ impl Session {
             client,
             upstream: None,
             compressors: Vec::new(),
-            cursors: CursorTable::default(),
+            owner: None,
             next_id: 1,
             buf: BytesMut::new(),
             handle,
@@ -238,11 +239,18 @@ impl Session {
             .ok_or_else(|| ErrorReply::host_unreachable("not connected"))
     }
 
-    /// Closes the upstream connection (its cursors and sessions go with it).
+    /// Closes the upstream connection. Cursors live on in mongod (they belong to the
+    /// user, not the connection) and time out there if nobody resumes them.
     pub(super) fn drop_upstream(&mut self) {
         self.upstream = None;
-        self.cursors.clear();
-        self.lsids.clear();
+    }
+
+    fn observe_cursor(&mut self, id: i64, ns: &str, closing: Option<i64>) {
+        if let Some(owner) = &self.owner {
+            self.shared
+                .cursors
+                .observe(owner, id, ns, closing, crate::config::now_unix());
+        }
     }
 
     /// Sends the checked bytes upstream and relays every reply (exhaust streams included).
@@ -291,7 +299,7 @@ impl Session {
     fn inspect_reply(&mut self, frame: &Bytes, closing: Option<i64>) -> bool {
         if let Some(p) = wire::peek_reply(frame) {
             if let Some((id, ns)) = cursor_of(p.body) {
-                self.cursors.observe(id, ns, closing);
+                self.observe_cursor(id, ns, closing);
             }
             return p.more_to_come;
         }
@@ -299,7 +307,7 @@ impl Session {
         match wire::decode_reply(frame.clone(), &limits) {
             Ok(wire::Reply::Msg(m)) => {
                 if let Some((id, ns)) = cursor_of(m.body()) {
-                    self.cursors.observe(id, ns, closing);
+                    self.observe_cursor(id, ns, closing);
                 }
                 m.more_to_come()
             }
