@@ -138,7 +138,9 @@ pub async fn sweeper(shared: Arc<Shared>) {
 
 /// Re-reads the configuration file. A bad file keeps the running policy.
 pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
-    let config = match Config::load_with(&shared.config_path, Strictness::Reload, now_unix()) {
+    let loaded = Config::load_with(&shared.config_path, Strictness::Reload, now_unix())
+        .and_then(|c| reload_certs(shared, &c).map(|()| c));
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             warn!(error = %e, "configuration reload failed; keeping the running policy");
@@ -171,6 +173,20 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         .emit(AuditEvent::config_reload(&summary, Ok(())));
     shared.sweep_now.notify_one();
     Ok(policy.generation)
+}
+
+/// Swaps in the configured certificate for new handshakes. A bad certificate or key
+/// fails the whole reload, so the policy and the certificate never change half-way.
+fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
+    let tls = &config.file.tls;
+    shared
+        .certs
+        .reload(&tls.cert_file, &tls.key_file)
+        .map_err(|e| ConfigError::Invalid {
+            file: config.path.display().to_string(),
+            key: "tls".to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Counts for the `configReload` audit event. Users and roles join when the policy
