@@ -78,83 +78,84 @@ fn reader_ref() -> Value {
     json!([{"user": READER, "db": "admin"}])
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_known_sequence_is_audited_field_by_field() {
-    let upstream = Upstream::start();
-    let proxy = Proxy::start(&upstream, &audit_toml("")).await;
+/// Finds the first line of `atype` that satisfies `f`.
+fn pick(all: &[Value], atype: &str, f: &dyn Fn(&Value) -> bool) -> Value {
+    all.iter()
+        .find(|l| l["atype"] == atype && f(l))
+        .unwrap_or_else(|| panic!("no {atype} line in {all:#?}"))
+        .clone()
+}
 
-    // 1. Refused by the access list (127.0.0.2 is not on it).
+/// A connection from 127.0.0.2 (not on the list), then a non-TLS client. Returns the
+/// refused client's address.
+async fn refused_and_not_tls(proxy: &Proxy) -> std::net::SocketAddr {
     let sock = TcpSocket::new_v4().unwrap();
     sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
     let mut refused = sock.connect(proxy.addr).await.unwrap();
     let from = refused.local_addr().unwrap();
     let _ = refused.read(&mut [0u8; 1]).await;
-    // 2. Not TLS at all.
     let mut plain = TcpStream::connect(proxy.addr).await.unwrap();
     plain.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     let _ = plain.read(&mut [0u8; 1]).await;
+    from
+}
 
-    // 3. Authentication failures: an unknown user, then a wrong password.
+/// An unknown user and a wrong password fail; the reader logs in and has one insert
+/// refused. Returns the reader's collection handle (its connection stays open).
+async fn logins_and_denial(proxy: &Proxy) -> mongodb::Collection<Document> {
     for (user, password) in [("ghost", "whatever-1"), (READER, "wrong-Passw0rd")] {
-        let client = mongodb::Client::with_uri_str(driver_uri(&proxy, user, password))
+        let client = mongodb::Client::with_uri_str(driver_uri(proxy, user, password))
             .await
             .unwrap();
         let err = client.database("admin").run_command(doc! {"ping": 1}).await;
         assert!(err.is_err(), "{user} must not authenticate");
         client.shutdown().await;
     }
-    // 4. Success, then an insert the read role does not allow.
-    let reader = mongodb::Client::with_uri_str(driver_uri(&proxy, READER, READER_PASSWORD))
+    let reader = mongodb::Client::with_uri_str(driver_uri(proxy, READER, READER_PASSWORD))
         .await
         .unwrap();
     let orders = reader.database("shop").collection::<Document>("orders");
     orders.find_one(doc! {}).await.expect("read is allowed");
     let denied = orders.insert_one(doc! {"card": SECRET}).await;
     assert!(denied.is_err(), "insert must be refused");
+    orders
+}
 
-    let all = lines(&proxy).await;
-    let find = |atype: &str, f: &dyn Fn(&Value) -> bool| -> Value {
-        all.iter()
-            .find(|l| l["atype"] == atype && f(l))
-            .unwrap_or_else(|| panic!("no {atype} line in {all:#?}"))
-            .clone()
-    };
-    let net = find("networkAccessDenied", &|_| true);
+fn assert_network_events(all: &[Value], proxy: &Proxy, from: std::net::SocketAddr) {
+    let net = pick(all, "networkAccessDenied", &|_| true);
     assert_eq!(
         net["remote"],
         json!({"ip": "127.0.0.2", "port": from.port()})
     );
+    assert_eq!(net["local"]["port"], proxy.addr.port());
     assert_eq!(net["param"], json!({"reason": "noMatchingEntry"}));
-    assert_eq!(
-        (net["result"].clone(), net["users"].clone()),
-        (json!(13), json!([]))
-    );
-
-    let tls = find("tlsHandshakeFailed", &|_| true);
-    assert_conn_fields(&tls, &proxy);
+    assert_eq!(net["result"], 13);
+    assert_eq!(net["users"], json!([]));
+    let tls = pick(all, "tlsHandshakeFailed", &|_| true);
+    assert_conn_fields(&tls, proxy);
     assert_eq!(tls["result"], 141);
     assert!(!tls["param"]["error"].as_str().unwrap().is_empty());
+}
 
-    let ghost = find("authenticate", &|l| l["param"]["user"] == "ghost");
-    assert_conn_fields(&ghost, &proxy);
+/// Checks the authenticate and authCheck lines; returns the reader's connection id.
+fn assert_auth_events(all: &[Value], proxy: &Proxy) -> Value {
+    let ghost = pick(all, "authenticate", &|l| l["param"]["user"] == "ghost");
+    assert_conn_fields(&ghost, proxy);
     assert_eq!(ghost["result"], 18);
     assert_eq!(ghost["param"]["reason"], "unknown user", "the real reason");
     assert_eq!(ghost["param"]["db"], "admin");
     assert_eq!(ghost["users"], json!([]));
-    let wrong = find("authenticate", &|l| {
+    let wrong = pick(all, "authenticate", &|l| {
         l["param"]["user"] == READER && l["result"] == 18
     });
     let reason = wrong["param"]["reason"].as_str().unwrap();
     assert!(!reason.is_empty() && reason != "unknown user", "{reason}");
-    assert!(!wrong.to_string().contains("wrong-Passw0rd"));
-
-    let ok = find("authenticate", &|l| l["result"] == 0);
-    assert_conn_fields(&ok, &proxy);
+    let ok = pick(all, "authenticate", &|l| l["result"] == 0);
+    assert_conn_fields(&ok, proxy);
     assert_eq!(ok["users"], reader_ref());
     assert_eq!(ok["param"]["mechanism"], "SCRAM-SHA-256");
-
-    let check = find("authCheck", &|_| true);
-    assert_conn_fields(&check, &proxy);
+    let check = pick(all, "authCheck", &|_| true);
+    assert_conn_fields(&check, proxy);
     assert_eq!(check["result"], 13);
     assert_eq!(
         check["param"],
@@ -166,16 +167,25 @@ async fn a_known_sequence_is_audited_field_by_field() {
         check["connId"], ok["connId"],
         "same connection as its login"
     );
+    let checks = all.iter().filter(|l| l["atype"] == "authCheck").count();
+    assert_eq!(checks, 1, "allowed commands are not logged by default");
+    ok["connId"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_sequence_is_audited_field_by_field() {
+    let upstream = Upstream::start();
+    let proxy = Proxy::start(&upstream, &audit_toml("")).await;
+    let from = refused_and_not_tls(&proxy).await;
+    let orders = logins_and_denial(&proxy).await;
+    let all = lines(&proxy).await;
+    assert_network_events(&all, &proxy, from);
+    let reader_conn = assert_auth_events(&all, &proxy);
     let text = std::fs::read_to_string(proxy.config_path.with_file_name("audit.log")).unwrap();
     assert!(!text.contains(SECRET), "document contents never audited");
-    assert!(!text.contains(READER_PASSWORD));
-    assert_eq!(
-        all.iter().filter(|l| l["atype"] == "authCheck").count(),
-        1,
-        "allowed commands are not logged by default"
-    );
+    assert!(!text.contains("wrong-Passw0rd") && !text.contains(READER_PASSWORD));
 
-    // 5. A reload that removes the reader: one configReload, then its connection closes.
+    // A reload that removes the reader: one configReload, then its connection closes.
     let text = std::fs::read_to_string(&proxy.config_path).unwrap();
     let without = text.replace(&user_toml(READER, READER_PASSWORD, &["read@shop"], ""), "");
     std::fs::write(&proxy.config_path, without).unwrap();
@@ -190,7 +200,7 @@ async fn a_known_sequence_is_audited_field_by_field() {
     assert_conn_fields(&revoked, &proxy);
     assert_eq!(revoked["param"], json!({"reason": "userRemoved"}));
     assert_eq!(revoked["users"], reader_ref());
-    assert_eq!(revoked["connId"], ok["connId"]);
+    assert_eq!(revoked["connId"], reader_conn);
     assert!(orders.find_one(doc! {}).await.is_err(), "reader is gone");
 }
 
