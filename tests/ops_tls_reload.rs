@@ -88,3 +88,25 @@ async fn bad_certificate_keeps_the_running_one() {
     assert!(proxy.running.reload().is_err(), "mismatched key is refused");
     assert!(handshake_ok(&proxy, proxy.ca()).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn certificate_files_replaced_in_place_are_picked_up() {
+    let upstream = Upstream::start();
+    let proxy = Proxy::start(&upstream, "").await;
+    let mut before = RawClient::connect(proxy.addr, proxy.ca()).await;
+    let fresh = common::certs();
+    // What a rotation tool does: new PEM contents under the same names (mtime and size
+    // of the config file unchanged).
+    std::fs::copy(&fresh.cert, &proxy.certs.cert).unwrap();
+    std::fs::copy(&fresh.key, &proxy.certs.key).unwrap();
+    let start = std::time::Instant::now();
+    while !handshake_ok(&proxy, &fresh.ca).await {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "rotated certificate never served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!handshake_ok(&proxy, proxy.ca()).await);
+    assert!(pings(&mut before).await, "open connection is untouched");
+}

@@ -234,21 +234,31 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Background task: reloads when the configuration file changes (polled once a second:
-/// portable, and cheap next to the sweeps).
+/// The configuration file's stamp plus the TLS files': certificate rotation tools
+/// (cert-manager, certbot) replace the PEM files in place without touching the config.
+type Stamps = [Option<(SystemTime, u64)>; 3];
+
+fn stamps(shared: &Shared) -> Stamps {
+    let tls = shared.certs.files();
+    [stamp(&shared.config_path), stamp(&tls.0), stamp(&tls.1)]
+}
+
+/// Background task: reloads when the configuration file or the TLS files change (polled
+/// once a second: portable, and cheap next to the sweeps).
 pub async fn watch_file(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
-    let mut last = stamp(&shared.config_path);
+    let mut last = stamps(&shared);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let now = stamp(&shared.config_path);
-        if now.is_some() && now != last {
-            last = now;
+        let now = stamps(&shared);
+        if now[0].is_some() && now != last {
             let _ = reload(&shared);
+            // After the reload: it may have switched to other TLS files.
+            last = stamps(&shared);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 pub mod dev_certs;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -88,12 +88,15 @@ fn certified_key(cert_file: &Path, key_file: &Path) -> Result<CertifiedKey, TlsE
 #[derive(Debug)]
 pub struct CertStore {
     current: ArcSwap<CertifiedKey>,
+    /// The files last loaded, so the file watcher can notice an in-place rotation.
+    files: ArcSwap<(PathBuf, PathBuf)>,
 }
 
 impl CertStore {
     pub fn load(cert_file: &Path, key_file: &Path) -> Result<CertStore, TlsError> {
         Ok(CertStore {
             current: ArcSwap::from_pointee(certified_key(cert_file, key_file)?),
+            files: ArcSwap::from_pointee((cert_file.to_path_buf(), key_file.to_path_buf())),
         })
     }
 
@@ -101,7 +104,14 @@ impl CertStore {
     pub fn reload(&self, cert_file: &Path, key_file: &Path) -> Result<(), TlsError> {
         let fresh = certified_key(cert_file, key_file)?;
         self.current.store(Arc::new(fresh));
+        self.files
+            .store(Arc::new((cert_file.to_path_buf(), key_file.to_path_buf())));
         Ok(())
+    }
+
+    /// The certificate and key files in use.
+    pub fn files(&self) -> Arc<(PathBuf, PathBuf)> {
+        self.files.load_full()
     }
 }
 
