@@ -293,10 +293,13 @@ async fn serve(config: Config) -> ExitCode {
         "shutting down: no new connections, draining"
     );
     tokio::select! {
-        _ = running.shutdown(drain) => {}
-        _ = tokio::signal::ctrl_c() => warn!("second interrupt: exiting now"),
+        _ = running.shutdown(drain) => ExitCode::SUCCESS,
+        _ = tokio::signal::ctrl_c() => {
+            warn!("second interrupt: exiting now");
+            // 128 + SIGINT, the shell convention: in-flight commands were abandoned.
+            ExitCode::from(130)
+        }
     }
-    ExitCode::SUCCESS
 }
 
 /// Waits for SIGTERM or SIGINT; SIGHUP meanwhile reloads the configuration (a bad file

@@ -139,7 +139,9 @@ pub async fn sweeper(shared: Arc<Shared>) {
 
 /// Re-reads the configuration file. A bad file keeps the running policy.
 pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
-    let config = match Config::load_with(&shared.config_path, Strictness::Reload, now_unix()) {
+    let loaded = Config::load_with(&shared.config_path, Strictness::Reload, now_unix())
+        .and_then(|c| reload_certs(shared, &c).map(|()| c));
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             warn!(error = %e, "configuration reload failed; keeping the running policy");
@@ -172,6 +174,20 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         .emit(AuditEvent::config_reload(&summary, Ok(())));
     shared.sweep_now.notify_one();
     Ok(policy.generation)
+}
+
+/// Swaps in the configured certificate for new handshakes. A bad certificate or key
+/// fails the whole reload, so the policy and the certificate never change half-way.
+fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
+    let tls = &config.file.tls;
+    shared
+        .certs
+        .reload(&tls.cert_file, &tls.key_file)
+        .map_err(|e| ConfigError::Invalid {
+            file: config.path.display().to_string(),
+            key: "tls".to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Counts for the `configReload` audit event. Users and roles join when the policy
@@ -219,21 +235,31 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Background task: reloads when the configuration file changes (polled once a second:
-/// portable, and cheap next to the sweeps).
+/// The configuration file's stamp plus the TLS files': certificate rotation tools
+/// (cert-manager, certbot) replace the PEM files in place without touching the config.
+type Stamps = [Option<(SystemTime, u64)>; 3];
+
+fn stamps(shared: &Shared) -> Stamps {
+    let tls = shared.certs.files();
+    [stamp(&shared.config_path), stamp(&tls.0), stamp(&tls.1)]
+}
+
+/// Background task: reloads when the configuration file or the TLS files change (polled
+/// once a second: portable, and cheap next to the sweeps).
 pub async fn watch_file(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
-    let mut last = stamp(&shared.config_path);
+    let mut last = stamps(&shared);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let now = stamp(&shared.config_path);
-        if now.is_some() && now != last {
-            last = now;
+        let now = stamps(&shared);
+        if now[0].is_some() && now != last {
             let _ = reload(&shared);
+            // After the reload: it may have switched to other TLS files.
+            last = stamps(&shared);
         }
     }
 }

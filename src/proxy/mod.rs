@@ -73,6 +73,8 @@ pub struct Shared {
     pub throttle: std::sync::Mutex<crate::gates::throttle::Throttle>,
     /// Key for the fake credentials of unknown users (per process).
     pub fake_secret: [u8; 32],
+    /// The serving certificate; a reload swaps it for new handshakes.
+    pub certs: Arc<crate::tls::CertStore>,
     sweep_now: Notify,
     next_conn_id: AtomicI64,
     active: AtomicUsize,
@@ -183,7 +185,8 @@ impl Running {
 
 /// Binds every listener and starts serving.
 pub async fn start(config: &Config) -> Result<Running, StartError> {
-    let tls = crate::tls::server_config(&config.file.tls.cert_file, &config.file.tls.key_file)?;
+    let (tls, certs) =
+        crate::tls::server_config(&config.file.tls.cert_file, &config.file.tls.key_file)?;
     let (stop, shutdown) = watch::channel(false);
     let clusters: Vec<_> = config
         .clusters
@@ -216,6 +219,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             config.file.auth.throttle.clone(),
         )),
         fake_secret: random_secret(),
+        certs,
         sweep_now: Notify::new(),
         next_conn_id: AtomicI64::new(1),
         active: AtomicUsize::new(0),

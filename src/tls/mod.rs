@@ -3,10 +3,13 @@
 
 pub mod dev_certs;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -56,16 +59,64 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 /// Builds the data-plane server configuration: TLS 1.2 and 1.3, no client certificates.
+/// The certificate comes from the returned [`CertStore`], which a reload swaps.
 pub fn server_config(
     cert_file: &Path,
     key_file: &Path,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let certs = load_certs(cert_file)?;
-    let key = load_key(key_file)?;
+) -> Result<(Arc<rustls::ServerConfig>, Arc<CertStore>), TlsError> {
+    let store = Arc::new(CertStore::load(cert_file, key_file)?);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    Ok(Arc::new(config))
+        .with_cert_resolver(store.clone());
+    Ok((Arc::new(config), store))
+}
+
+/// Reads and checks a certificate chain and its key (the key must match the leaf).
+fn certified_key(cert_file: &Path, key_file: &Path) -> Result<CertifiedKey, TlsError> {
+    let certs = load_certs(cert_file)?;
+    let key = load_key(key_file)?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key)?;
+    let certified = CertifiedKey::new(certs, signing);
+    certified.keys_match()?;
+    Ok(certified)
+}
+
+/// The serving certificate, swappable at runtime: handshakes read whatever is current,
+/// so a reload changes new handshakes only and established sessions are untouched.
+#[derive(Debug)]
+pub struct CertStore {
+    current: ArcSwap<CertifiedKey>,
+    /// The files last loaded, so the file watcher can notice an in-place rotation.
+    files: ArcSwap<(PathBuf, PathBuf)>,
+}
+
+impl CertStore {
+    pub fn load(cert_file: &Path, key_file: &Path) -> Result<CertStore, TlsError> {
+        Ok(CertStore {
+            current: ArcSwap::from_pointee(certified_key(cert_file, key_file)?),
+            files: ArcSwap::from_pointee((cert_file.to_path_buf(), key_file.to_path_buf())),
+        })
+    }
+
+    /// Loads the files again; on any error the certificate in use stays.
+    pub fn reload(&self, cert_file: &Path, key_file: &Path) -> Result<(), TlsError> {
+        let fresh = certified_key(cert_file, key_file)?;
+        self.current.store(Arc::new(fresh));
+        self.files
+            .store(Arc::new((cert_file.to_path_buf(), key_file.to_path_buf())));
+        Ok(())
+    }
+
+    /// The certificate and key files in use.
+    pub fn files(&self) -> Arc<(PathBuf, PathBuf)> {
+        self.files.load_full()
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
 }
