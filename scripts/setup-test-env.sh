@@ -2,10 +2,22 @@
 # Installs what the test suite needs, idempotently:
 #  - .venv: nx-27017 (the test upstream, a MongoDB wire-protocol server from PyPI),
 #    pymongo with its compression extras;
-#  - tests/clients/node_modules: the Node driver and mongosh (npm).
+#  - tests/clients/node_modules: the Node driver and mongosh (npm);
+#  - haproxy (Debian), for the scale-out test and the benchmark baseline.
 # A real mongod can be used instead of nx-27017 by exporting MONGOD_URI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# HAProxy: the scale-out test (tests/ops_scaleout.rs) and the benchmark baseline.
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "==> haproxy (Debian package)"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) \
+      || echo "warning: haproxy could not be installed; the scale-out test will say it skipped"
+  else
+    echo "warning: not root; install haproxy to run the scale-out test"
+  fi
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/nx-27017 ] || [ ! -f .venv/.mongoward-deps ] || ! cmp -s tests/clients/requirements.txt .venv/.mongoward-deps; then

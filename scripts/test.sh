@@ -10,3 +10,7 @@ fi
 # Benches must keep compiling; they are run by benches/compare.sh, never timed in tests.
 cargo build --release --benches --quiet
 cargo nextest run --all-targets --no-fail-fast "$@"
+# Smoke pass of the HAProxy/direct/mongoward comparison (numbers are never asserted).
+if [ -z "${MONGOWARD_SKIP_BENCH_SMOKE:-}" ]; then
+  bash benches/compare.sh --quick
+fi
