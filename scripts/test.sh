@@ -9,8 +9,8 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 # Benches must keep compiling; they are run by benches/compare.sh, never timed in tests.
 cargo build --release --benches --quiet
-cargo nextest run --all-targets --no-fail-fast "$@"
 # Smoke pass of the HAProxy/direct/mongoward comparison (numbers are never asserted).
 if [ -z "${MONGOWARD_SKIP_BENCH_SMOKE:-}" ]; then
   bash benches/compare.sh --quick
 fi
+cargo nextest run --all-targets --no-fail-fast "$@"
