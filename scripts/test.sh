@@ -13,4 +13,5 @@ cargo build --release --benches --quiet
 if [ -z "${MONGOWARD_SKIP_BENCH_SMOKE:-}" ]; then
   bash benches/compare.sh --quick
 fi
-cargo nextest run --all-targets --no-fail-fast "$@"
+# Library, binary and integration tests (bench targets are built above, not run here).
+cargo nextest run --no-fail-fast "$@"
