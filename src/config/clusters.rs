@@ -107,12 +107,6 @@ pub fn validate(
                 "tls=true to the upstream is not supported yet".into(),
             ));
         }
-        if uri.user.is_some() {
-            return Err(invalid(
-                &key("uri"),
-                "authenticating to the upstream as a service user is not supported yet".into(),
-            ));
-        }
         out.push((c.clone(), uri));
     }
     Ok(out)

@@ -18,6 +18,7 @@ pub mod session;
 pub mod sni;
 pub mod stats;
 pub mod upstream;
+pub mod upstream_auth;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

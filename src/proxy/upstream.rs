@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::io::{read_frame, FrameError, Stream};
+use super::upstream_auth::{self, ServiceLogin};
 use crate::config::{ClusterConfig, UpstreamUri};
 use crate::wire::{self, Limits};
 
@@ -28,6 +29,8 @@ pub enum UpstreamError {
     Lost(#[from] FrameError),
     #[error("unexpected reply: {0}")]
     Protocol(String),
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// What the proxy learned from the upstream's own hello and buildInfo.
@@ -106,6 +109,8 @@ pub struct Cluster {
     pub uri: UpstreamUri,
     /// The `uri` as configured, to tell a reload whether it changed.
     pub uri_text: String,
+    /// The service user the proxy logs in as, when the URI names one.
+    login: Option<ServiceLogin>,
     info: ArcSwapOption<UpstreamInfo>,
 }
 
@@ -115,6 +120,14 @@ impl Cluster {
             name: config.name.clone(),
             uri: uri.clone(),
             uri_text: config.uri.clone(),
+            login: match (&uri.user, &config.password) {
+                (Some(user), Some(password)) => Some(ServiceLogin {
+                    user: user.clone(),
+                    source: uri.auth_source.clone(),
+                    password: password.clone(),
+                }),
+                _ => None,
+            },
             info: ArcSwapOption::empty(),
         })
     }
@@ -130,7 +143,15 @@ impl Cluster {
         for (host, port) in &self.uri.hosts {
             match UpstreamConn::connect(host, *port).await {
                 Ok(mut conn) => {
-                    let hello = conn.command(rawdoc! {"hello": 1, "$db": "admin"}).await?;
+                    let mut hello = rawdoc! {"hello": 1, "$db": "admin"};
+                    if let Some(login) = &self.login {
+                        hello.append("saslSupportedMechs", login.namespace());
+                    }
+                    let hello = conn.command(hello).await?;
+                    if let Some(login) = &self.login {
+                        let mechanism = upstream_auth::choose_mechanism(&hello);
+                        upstream_auth::login(&mut conn, login, mechanism).await?;
+                    }
                     let build = conn
                         .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
                         .await

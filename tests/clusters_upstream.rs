@@ -1,0 +1,110 @@
+//! Issue 6, upstream login: the proxy authenticates to a SCRAM-enforcing upstream as the
+//! cluster's service user (SHA-256, or SHA-1 when only that is offered); wrong service
+//! credentials give a clear probe error and a HostUnreachable to clients, without the user.
+
+mod common;
+#[path = "common/scram_upstream.rs"]
+mod scram_upstream;
+
+use bson::{rawdoc, RawDocumentBuf};
+use common::auth::raw_auth;
+use common::raw::RawClient;
+use common::{certs, user_toml, Proxy, APP_PASSWORD, APP_USER, LOOPBACK_ACCESS};
+use mongoward::config::Config;
+use mongoward::gates::credentials::Mechanism;
+use mongoward::proxy::upstream::Cluster;
+use scram_upstream::ScramUpstream;
+
+const SERVICE: &str = "proxy_svc";
+const SECRET: &str = "svc-S3cret-pw";
+
+/// A proxy whose only cluster logs in to `up` as SERVICE with `password` (from a file).
+async fn proxy_for(up: &ScramUpstream, password: &str) -> (Proxy, Config) {
+    let certs = certs();
+    let pw_file = certs.dir.path().join("svc.pw");
+    std::fs::write(&pw_file, format!("{password}\n")).expect("write password file");
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
+         [[clusters]]\nname = \"guarded\"\nuri = {:?}\npassword_file = \"svc.pw\"\n{LOOPBACK_ACCESS}{}",
+        certs.cert,
+        certs.key,
+        up.uri(SERVICE),
+        user_toml(APP_USER, APP_PASSWORD, &["readWriteAnyDatabase@admin"], ""),
+    );
+    let config =
+        Config::from_str(&text, &certs.dir.path().join("mongoward.toml")).expect("valid config");
+    (Proxy::start_with(certs, &text).await, config)
+}
+
+async fn client(proxy: &Proxy) -> RawClient {
+    let mut c = RawClient::connect(proxy.addr, proxy.ca()).await;
+    raw_auth(&mut c, Mechanism::ScramSha256, APP_USER, APP_PASSWORD)
+        .await
+        .expect("client login");
+    c
+}
+
+async fn count(c: &mut RawClient) -> RawDocumentBuf {
+    c.command(&rawdoc! {"count": "t", "$db": "app"}).await
+}
+
+fn ok(reply: &RawDocumentBuf) -> bool {
+    reply.get_f64("ok").map(|v| v == 1.0).unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn right_service_credentials_reach_a_scram_upstream() {
+    for (mechs, used) in [
+        (
+            vec![Mechanism::ScramSha256, Mechanism::ScramSha1],
+            "SCRAM-SHA-256",
+        ),
+        (vec![Mechanism::ScramSha1], "SCRAM-SHA-1"),
+    ] {
+        let up = ScramUpstream::start(SERVICE, SECRET, &mechs).await;
+        let (proxy, config) = proxy_for(&up, SECRET).await;
+        let (c, u) = &config.clusters[0];
+        let info = Cluster::new(c, u).probe().await.expect("probe logs in");
+        assert_eq!(info.version, "7.0.99");
+        let mut cl = client(&proxy).await;
+        let reply = count(&mut cl).await;
+        assert!(ok(&reply), "{used}: the upstream refused: {reply:?}");
+        let seen = up.seen.0.lock().expect("seen").clone();
+        assert!(
+            seen.contains(&format!("{used} {SERVICE}")),
+            "{used}: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_service_credentials_fail_clearly_without_leaking_the_user() {
+    let up = ScramUpstream::start(SERVICE, SECRET, &[Mechanism::ScramSha256]).await;
+    let (proxy, config) = proxy_for(&up, "not-the-password").await;
+    let (c, u) = &config.clusters[0];
+    let err = Cluster::new(c, u).probe().await.expect_err("probe fails");
+    let text = err.to_string();
+    assert!(
+        text.contains("service user login failed") && text.contains("AuthenticationFailed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not-the-password") && !text.contains(SERVICE),
+        "{text}"
+    );
+
+    let mut cl = client(&proxy).await;
+    let reply = count(&mut cl).await;
+    assert!(!ok(&reply), "{reply:?}");
+    assert_eq!(
+        reply.get_i32("code").ok(),
+        Some(6),
+        "HostUnreachable: {reply:?}"
+    );
+    let shown = format!("{reply:?}");
+    assert!(
+        !shown.contains(SERVICE) && !shown.contains("not-the-password"),
+        "{shown}"
+    );
+    assert!(up.seen.0.lock().expect("seen").is_empty());
+}
