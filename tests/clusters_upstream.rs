@@ -108,3 +108,54 @@ async fn wrong_service_credentials_fail_clearly_without_leaking_the_user() {
     );
     assert!(up.seen.0.lock().expect("seen").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_config_probe_reports_each_cluster() {
+    let up = ScramUpstream::start(SERVICE, SECRET, &[Mechanism::ScramSha256]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("good.pw"), SECRET).expect("write");
+    std::fs::write(dir.path().join("bad.pw"), "wrong-pw").expect("write");
+    let cluster = |name: &str, uri: &str, extra: &str| {
+        format!("[[clusters]]\nname = {name:?}\nuri = {uri:?}\nsni = [\"{name}.test\"]\n{extra}\n")
+    };
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+         {LOOPBACK_ACCESS}{}{}{}",
+        cluster("good", &up.uri(SERVICE), "password_file = \"good.pw\""),
+        cluster("bad", &up.uri(SERVICE), "password_file = \"bad.pw\""),
+        cluster("down", "mongodb://127.0.0.1:1", ""),
+    );
+    let path = dir.path().join("probe.toml");
+    std::fs::write(&path, text).expect("write config");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mongoward"))
+            .args(["check-config", "--probe", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run check-config")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("cluster {name}:")))
+            .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
+            .to_string()
+    };
+    let good = line("good");
+    assert!(
+        good.contains("service user authenticated") && good.contains("7.0.99"),
+        "{good}"
+    );
+    let bad = line("bad");
+    assert!(
+        bad.contains("reachable, service user login failed")
+            && bad.contains("AuthenticationFailed"),
+        "{bad}"
+    );
+    assert!(line("down").contains("unreachable"), "{stdout}");
+    assert!(!stdout.contains(SERVICE) && !stdout.contains("wrong-pw") && !stdout.contains(SECRET));
+}
