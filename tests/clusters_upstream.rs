@@ -159,3 +159,39 @@ async fn check_config_probe_reports_each_cluster() {
     assert!(line("down").contains("unreachable"), "{stdout}");
     assert!(!stdout.contains(SERVICE) && !stdout.contains("wrong-pw") && !stdout.contains(SECRET));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_tls_is_verified_against_tls_ca_file() {
+    let up_certs = certs();
+    let server = mongoward::tls::server_config(&up_certs.cert, &up_certs.key).expect("server tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(server);
+    let up =
+        ScramUpstream::start_with(SERVICE, SECRET, &[Mechanism::ScramSha256], Some(acceptor)).await;
+    let other_ca = certs();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("svc.pw"), SECRET).expect("write");
+    let config_with = |ca: &std::path::Path| {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+             [[clusters]]\nname = \"t\"\nuri = \"mongodb://{SERVICE}@localhost:{}/?tls=true\"\n\
+             password_file = \"svc.pw\"\ntls_ca_file = {ca:?}\n{LOOPBACK_ACCESS}",
+            up.addr.port()
+        );
+        Config::from_str(&text, &dir.path().join("m.toml")).expect("valid config")
+    };
+    let good = config_with(&up_certs.ca);
+    let (c, u) = &good.clusters[0];
+    let info = Cluster::new(c, u)
+        .probe()
+        .await
+        .expect("verified TLS + login");
+    assert_eq!(info.version, "7.0.99");
+    assert_eq!(up.seen.0.lock().expect("seen").len(), 1);
+
+    // A CA that did not sign the upstream's certificate: refused before any login.
+    let bad = config_with(&other_ca.ca);
+    let (c, u) = &bad.clusters[0];
+    let err = Cluster::new(c, u).probe().await.expect_err("unverified");
+    assert!(err.to_string().contains("upstream TLS"), "{err}");
+    assert_eq!(up.seen.0.lock().expect("seen").len(), 1);
+}

@@ -99,12 +99,14 @@ pub fn validate(
                 return Err(invalid(&format!("clusters[{i}].sni[{j}]"), "empty".into()));
             }
         }
-        // Fail closed rather than silently connect without the TLS or the service
-        // credentials the operator asked for.
-        if uri.tls {
+        // Fail closed: never connect with TLS that verifies nothing.
+        if let Some(ca) = &c.tls_ca_file {
+            crate::tls::load_certs(ca).map_err(|e| invalid(&key("tls_ca_file"), e.to_string()))?;
+        }
+        if uri.tls && c.tls_ca_file.is_none() {
             return Err(invalid(
-                &key("uri"),
-                "tls=true to the upstream is not supported yet".into(),
+                &key("tls_ca_file"),
+                "tls=true needs the CA that verifies the upstream's certificate".into(),
             ));
         }
         out.push((c.clone(), uri));

@@ -19,6 +19,7 @@ pub mod sni;
 pub mod stats;
 pub mod upstream;
 pub mod upstream_auth;
+pub mod upstream_tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,8 +14,10 @@ use tokio::net::TcpStream;
 
 use super::io::{read_frame, FrameError, Stream};
 use super::upstream_auth::{self, ServiceLogin};
+use super::upstream_tls;
 use crate::config::{ClusterConfig, UpstreamUri};
 use crate::wire::{self, Limits};
+use tokio_rustls::TlsConnector;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -31,6 +33,8 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("{0}")]
     Auth(String),
+    #[error("upstream TLS: {0}")]
+    Tls(String),
 }
 
 /// What the proxy learned from the upstream's own hello and buildInfo.
@@ -111,6 +115,8 @@ pub struct Cluster {
     pub uri_text: String,
     /// The service user the proxy logs in as, when the URI names one.
     login: Option<ServiceLogin>,
+    /// Present when the URI says `tls=true` (Err: the CA file could not be used).
+    tls: Option<Result<TlsConnector, String>>,
     info: ArcSwapOption<UpstreamInfo>,
 }
 
@@ -128,6 +134,10 @@ impl Cluster {
                 }),
                 _ => None,
             },
+            tls: uri.tls.then(|| match &config.tls_ca_file {
+                Some(ca) => upstream_tls::connector(ca),
+                None => Err("tls=true needs tls_ca_file".to_string()),
+            }),
             info: ArcSwapOption::empty(),
         })
     }
@@ -140,8 +150,13 @@ impl Cluster {
     /// Opens a connection and refreshes the cached hello with its answer.
     pub async fn connect(&self) -> Result<UpstreamConn, UpstreamError> {
         let mut last = UpstreamError::Protocol("no hosts".into());
+        let tls = match &self.tls {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => return Err(UpstreamError::Tls(e.clone())),
+        };
         for (host, port) in &self.uri.hosts {
-            match UpstreamConn::connect(host, *port).await {
+            match UpstreamConn::connect(host, *port, tls).await {
                 Ok(mut conn) => {
                     let mut hello = rawdoc! {"hello": 1, "$db": "admin"};
                     if let Some(login) = &self.login {
@@ -184,14 +199,24 @@ pub struct UpstreamConn {
 }
 
 impl UpstreamConn {
-    async fn connect(host: &str, port: u16) -> Result<UpstreamConn, UpstreamError> {
+    async fn connect(
+        host: &str,
+        port: u16,
+        tls: Option<&TlsConnector>,
+    ) -> Result<UpstreamConn, UpstreamError> {
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
             .await
             .map_err(|_| UpstreamError::Timeout)?
             .map_err(UpstreamError::Connect)?;
         let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            Some(c) => tokio::time::timeout(CONNECT_TIMEOUT, upstream_tls::wrap(c, host, tcp))
+                .await
+                .map_err(|_| UpstreamError::Timeout)??,
+            None => Stream::Plain(tcp),
+        };
         Ok(UpstreamConn {
-            stream: Stream::Plain(tcp),
+            stream,
             buf: BytesMut::new(),
             limits: Limits::default(),
         })

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use mongoward::gates::credentials::{Mechanism, ScramCredential};
 use mongoward::gates::scram::ScramServer;
 use mongoward::wire::{self, Limits, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// What the double saw: one entry per successful login ("SCRAM-SHA-256 svc").
 #[derive(Clone, Default)]
@@ -25,6 +25,16 @@ pub struct ScramUpstream {
 impl ScramUpstream {
     /// Serves `user`/`password` (in `admin`) with credentials for `mechs` only.
     pub async fn start(user: &str, password: &str, mechs: &[Mechanism]) -> ScramUpstream {
+        ScramUpstream::start_with(user, password, mechs, None).await
+    }
+
+    /// The same, over TLS with the given acceptor.
+    pub async fn start_with(
+        user: &str,
+        password: &str,
+        mechs: &[Mechanism],
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> ScramUpstream {
         let creds: Vec<ScramCredential> = mechs
             .iter()
             .map(|m| {
@@ -38,7 +48,17 @@ impl ScramUpstream {
         let state = Arc::new((user.to_string(), creds, mechs.to_vec(), seen.clone()));
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                tokio::spawn(serve(tcp, state.clone()));
+                let (state, tls) = (state.clone(), tls.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(s) = acceptor.accept(tcp).await {
+                                serve(s, state).await;
+                            }
+                        }
+                        None => serve(tcp, state).await,
+                    }
+                });
             }
         });
         ScramUpstream { addr, seen }
@@ -56,7 +76,7 @@ struct Conn {
     authed: bool,
 }
 
-async fn serve(mut tcp: TcpStream, state: State) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut tcp: S, state: State) {
     let mut conn = Conn {
         scram: None,
         authed: false,

@@ -101,6 +101,13 @@ fn password_sources_are_exclusive_and_must_match_a_user() {
 fn tls_ca_file_only_with_tls_and_inline_password_rejected() {
     let e = err(&cluster("a", "tls_ca_file = \"ca.pem\""));
     assert!(e.contains("tls_ca_file") && e.contains("tls=true"), "{e}");
+    let tls = "[[clusters]]\nname = \"a\"\nuri = \"mongodb://h:1/?tls=true\"\n";
+    assert!(err(tls).contains("needs the CA"), "{}", err(tls));
+    let e = err(&format!("{tls}tls_ca_file = \"missing-ca.pem\"\n"));
+    assert!(
+        e.contains("clusters[0].tls_ca_file") && e.contains("missing-ca.pem"),
+        "{e}"
+    );
     let inline = "[[clusters]]\nname = \"a\"\nuri = \"mongodb://svc:hunter2@127.0.0.1:1\"\n";
     let e = err(inline);
     assert!(e.contains("password_env") && !e.contains("hunter2"), "{e}");
