@@ -13,6 +13,7 @@ pub mod handshake;
 pub mod io;
 pub mod policy;
 pub mod replies;
+pub mod replset;
 pub mod route;
 pub mod session;
 pub mod sni;

@@ -2,7 +2,7 @@
 //! per-cluster cache of the upstream's hello (limits and wire versions) that the
 //! proxy's own handshake answers are built from.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::io::{read_frame, FrameError, Stream};
+use super::replset;
 use super::upstream_auth::{self, ServiceLogin};
 use super::upstream_tls;
 use crate::config::{ClusterConfig, UpstreamUri};
@@ -35,6 +36,8 @@ pub enum UpstreamError {
     Auth(String),
     #[error("upstream TLS: {0}")]
     Tls(String),
+    #[error("no host answered as the writable primary")]
+    NoPrimary,
 }
 
 /// What the proxy learned from the upstream's own hello and buildInfo.
@@ -117,6 +120,8 @@ pub struct Cluster {
     login: Option<ServiceLogin>,
     /// Present when the URI says `tls=true` (Err: the CA file could not be used).
     tls: Option<Result<TlsConnector, String>>,
+    /// Index of the host that last answered as primary: tried first next time.
+    primary: AtomicUsize,
     info: ArcSwapOption<UpstreamInfo>,
 }
 
@@ -138,6 +143,7 @@ impl Cluster {
                 Some(ca) => upstream_tls::connector(ca),
                 None => Err("tls=true needs tls_ca_file".to_string()),
             }),
+            primary: AtomicUsize::new(0),
             info: ArcSwapOption::empty(),
         })
     }
@@ -149,37 +155,60 @@ impl Cluster {
 
     /// Opens a connection and refreshes the cached hello with its answer.
     pub async fn connect(&self) -> Result<UpstreamConn, UpstreamError> {
-        let mut last = UpstreamError::Protocol("no hosts".into());
         let tls = match &self.tls {
             None => None,
             Some(Ok(c)) => Some(c),
             Some(Err(e)) => return Err(UpstreamError::Tls(e.clone())),
         };
-        for (host, port) in &self.uri.hosts {
-            match UpstreamConn::connect(host, *port, tls).await {
-                Ok(mut conn) => {
-                    let mut hello = rawdoc! {"hello": 1, "$db": "admin"};
-                    if let Some(login) = &self.login {
-                        hello.append("saslSupportedMechs", login.namespace());
-                    }
-                    let hello = conn.command(hello).await?;
-                    if let Some(login) = &self.login {
-                        let mechanism = upstream_auth::choose_mechanism(&hello);
-                        upstream_auth::login(&mut conn, login, mechanism).await?;
-                    }
-                    let build = conn
-                        .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
-                        .await
-                        .ok();
-                    let info = UpstreamInfo::from_replies(&hello, build.as_deref());
-                    conn.limits = info.limits();
-                    self.info.store(Some(Arc::new(info)));
-                    return Ok(conn);
+        let hosts = &self.uri.hosts;
+        // A single host without replicaSet is used as it is (a mongod or a mongos).
+        let discover = hosts.len() > 1 || self.uri.replica_set.is_some();
+        let start = self.primary.load(Ordering::Relaxed);
+        let mut last = UpstreamError::Protocol("no hosts".into());
+        for k in 0..hosts.len() {
+            let i = (start + k) % hosts.len();
+            let (host, port) = &hosts[i];
+            let result = async {
+                let mut conn = UpstreamConn::connect(host, *port, tls).await?;
+                let hello = self.login(&mut conn).await?;
+                Ok::<_, UpstreamError>((conn, hello))
+            };
+            let (mut conn, hello) = match result.await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
                 }
-                Err(e) => last = e,
+            };
+            if discover && !replset::is_writable_primary(&hello) {
+                last = UpstreamError::NoPrimary;
+                continue;
             }
+            self.primary.store(i, Ordering::Relaxed);
+            let build = conn
+                .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
+                .await
+                .ok();
+            let info = UpstreamInfo::from_replies(&hello, build.as_deref());
+            conn.limits = info.limits();
+            self.info.store(Some(Arc::new(info)));
+            return Ok(conn);
         }
         Err(last)
+    }
+
+    /// The hello (asking for the service user's mechanisms), then the service login.
+    async fn login(&self, conn: &mut UpstreamConn) -> Result<RawDocumentBuf, UpstreamError> {
+        let mut hello = rawdoc! {"hello": 1, "$db": "admin"};
+        if let Some(login) = &self.login {
+            hello.append("saslSupportedMechs", login.namespace());
+        }
+        let hello = conn.command(hello).await?;
+        if let Some(login) = &self.login {
+            let mechanism = upstream_auth::choose_mechanism(&hello);
+            upstream_auth::login(conn, login, mechanism).await?;
+        }
+        Ok(hello)
     }
 
     /// Fills the hello cache without keeping a connection (startup and health probes).

@@ -1,6 +1,8 @@
 //! A small in-process upstream that enforces SCRAM (nx-27017 has no authentication):
 //! hello with `saslSupportedMechs`, saslStart/saslContinue through mongoward's own SCRAM
 //! server, and `Unauthorized` for any other command before a login.
+// Each test binary uses part of the double.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,21 @@ impl ScramUpstream {
         mechs: &[Mechanism],
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> ScramUpstream {
+        ScramUpstream::spawn(user, password, mechs, tls, None).await
+    }
+
+    /// A replica-set member without authentication; `rs` says who is primary.
+    pub async fn member(rs: Arc<Rs>) -> ScramUpstream {
+        ScramUpstream::spawn("", "", &[], None, Some(rs)).await
+    }
+
+    async fn spawn(
+        user: &str,
+        password: &str,
+        mechs: &[Mechanism],
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        rs: Option<Arc<Rs>>,
+    ) -> ScramUpstream {
         let creds: Vec<ScramCredential> = mechs
             .iter()
             .map(|m| {
@@ -45,7 +62,14 @@ impl ScramUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let seen = Seen::default();
-        let state = Arc::new((user.to_string(), creds, mechs.to_vec(), seen.clone()));
+        let state = Arc::new(Shared {
+            user: user.to_string(),
+            creds,
+            mechs: mechs.to_vec(),
+            seen: seen.clone(),
+            me: addr,
+            rs,
+        });
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let (state, tls) = (state.clone(), tls.clone());
@@ -69,7 +93,34 @@ impl ScramUpstream {
     }
 }
 
-type State = Arc<(String, Vec<ScramCredential>, Vec<Mechanism>, Seen)>;
+/// A scripted replica set: which member is primary, and the writes each one took.
+#[derive(Default)]
+pub struct Rs {
+    pub primary: Mutex<Option<SocketAddr>>,
+    pub writes: Mutex<Vec<SocketAddr>>,
+}
+
+impl Rs {
+    pub fn set_primary(&self, addr: SocketAddr) {
+        *self.primary.lock().expect("primary") = Some(addr);
+    }
+
+    pub fn writes_on(&self, addr: SocketAddr) -> usize {
+        let w = self.writes.lock().expect("writes");
+        w.iter().filter(|a| **a == addr).count()
+    }
+}
+
+pub struct Shared {
+    user: String,
+    creds: Vec<ScramCredential>,
+    mechs: Vec<Mechanism>,
+    seen: Seen,
+    me: SocketAddr,
+    rs: Option<Arc<Rs>>,
+}
+
+type State = Arc<Shared>;
 
 struct Conn {
     scram: Option<ScramServer>,
@@ -79,7 +130,7 @@ struct Conn {
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut tcp: S, state: State) {
     let mut conn = Conn {
         scram: None,
-        authed: false,
+        authed: state.mechs.is_empty(),
     };
     loop {
         let mut len = [0u8; 4];
@@ -116,7 +167,16 @@ fn auth_failed() -> RawDocumentBuf {
 }
 
 fn answer(state: &State, conn: &mut Conn, name: &str, body: &RawDocument) -> RawDocumentBuf {
-    let (user, creds, mechs, seen) = &**state;
+    let Shared {
+        user,
+        creds,
+        mechs,
+        seen,
+        ..
+    } = &**state;
+    if let Some(reply) = member_answer(state, name) {
+        return reply;
+    }
     let payload = || {
         body.get_binary("payload")
             .map(|b| b.bytes.to_vec())
@@ -184,5 +244,36 @@ fn answer(state: &State, conn: &mut Conn, name: &str, body: &RawDocument) -> Raw
         _ => {
             rawdoc! {"ok": 0.0, "code": 13, "codeName": "Unauthorized", "errmsg": "command requires authentication"}
         }
+    }
+}
+
+/// Replica-set behaviour: hello says who is primary; writes on a secondary fail the way
+/// mongod's do (NotWritablePrimary with the RetryableWriteError label).
+fn member_answer(state: &Shared, name: &str) -> Option<RawDocumentBuf> {
+    let rs = state.rs.as_ref()?;
+    let primary = *rs.primary.lock().expect("primary");
+    let me_primary = primary == Some(state.me);
+    match name {
+        "hello" | "isMaster" | "ismaster" => {
+            let mut d = rawdoc! {
+                "isWritablePrimary": me_primary, "secondary": !me_primary, "setName": "rs0",
+                "maxBsonObjectSize": 16_777_216, "maxMessageSizeBytes": 48_000_000,
+                "maxWriteBatchSize": 100_000, "logicalSessionTimeoutMinutes": 30,
+                "minWireVersion": 0, "maxWireVersion": 21, "ok": 1.0,
+            };
+            if let Some(p) = primary {
+                d.append("primary", p.to_string());
+            }
+            Some(d)
+        }
+        "insert" | "update" | "delete" if !me_primary => Some(rawdoc! {
+            "ok": 0.0, "code": 10107, "codeName": "NotWritablePrimary",
+            "errmsg": "not primary", "errorLabels": ["RetryableWriteError"],
+        }),
+        "insert" | "update" | "delete" => {
+            rs.writes.lock().expect("writes").push(state.me);
+            Some(rawdoc! {"n": 1, "ok": 1.0})
+        }
+        _ => None,
     }
 }
