@@ -152,3 +152,25 @@ async fn unknown_or_missing_sni_on_a_shared_listener_is_refused() {
         .await
         .expect("own listener ignores SNI");
 }
+
+#[test]
+fn changed_listener_or_sni_names_need_a_restart() {
+    let parse = |extra: &str| {
+        let text = format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+             [[clusters]]\nname = \"a\"\nuri = \"mongodb://127.0.0.1:1\"\n{extra}\n{LOOPBACK_ACCESS}"
+        );
+        mongoward::config::Config::from_str(&text, Path::new("/tmp/x.toml")).expect("config")
+    };
+    let first = parse("sni = [\"a.test\"]");
+    let (c, u) = &first.clusters[0];
+    let running = mongoward::proxy::upstream::Cluster::new(c, u);
+    assert!(running.same_config(c));
+    for changed in [
+        "sni = [\"other.test\"]",
+        "sni = [\"a.test\"]\nlisten = \"127.0.0.1:0\"",
+    ] {
+        let next = parse(changed);
+        assert!(!running.same_config(&next.clusters[0].0), "{changed}");
+    }
+}

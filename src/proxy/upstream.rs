@@ -120,6 +120,8 @@ pub struct Cluster {
     login: Option<ServiceLogin>,
     /// Present when the URI says `tls=true` (Err: the CA file could not be used).
     tls: Option<Result<TlsConnector, String>>,
+    /// listen, sni, tls_ca_file and password as started (see `same_config`).
+    settings: Settings,
     /// Index of the host that last answered as primary: tried first next time.
     primary: AtomicUsize,
     info: ArcSwapOption<UpstreamInfo>,
@@ -143,9 +145,16 @@ impl Cluster {
                 Some(ca) => upstream_tls::connector(ca),
                 None => Err("tls=true needs tls_ca_file".to_string()),
             }),
+            settings: settings(config),
             primary: AtomicUsize::new(0),
             info: ArcSwapOption::empty(),
         })
+    }
+
+    /// Whether `config` describes this cluster as it runs (anything else needs a restart:
+    /// listeners, SNI names, credentials and upstream TLS are fixed at startup).
+    pub fn same_config(&self, config: &ClusterConfig) -> bool {
+        self.name == config.name && self.uri_text == config.uri && self.settings == settings(config)
     }
 
     /// The last upstream hello seen, or mongod defaults when none yet.
@@ -216,6 +225,22 @@ impl Cluster {
         self.connect().await?;
         Ok(self.info())
     }
+}
+
+type Settings = (
+    Option<String>,
+    Vec<String>,
+    Option<std::path::PathBuf>,
+    Option<crate::config::ServicePassword>,
+);
+
+fn settings(c: &ClusterConfig) -> Settings {
+    (
+        c.listen.clone(),
+        c.sni.clone(),
+        c.tls_ca_file.clone(),
+        c.password.clone(),
+    )
 }
 
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1 << 24);
