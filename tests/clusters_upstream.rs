@@ -195,3 +195,31 @@ async fn upstream_tls_is_verified_against_tls_ca_file() {
     assert!(err.to_string().contains("upstream TLS"), "{err}");
     assert_eq!(up.seen.0.lock().expect("seen").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_down_cluster_fails_fast_while_the_other_keeps_working() {
+    let up = ScramUpstream::start("", "", &[]).await;
+    let certs = certs();
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
+         [[clusters]]\nname = \"down\"\nuri = \"mongodb://127.0.0.1:1\"\n\
+         [[clusters]]\nname = \"up\"\nuri = \"mongodb://{}\"\nlisten = \"127.0.0.1:0\"\n{LOOPBACK_ACCESS}{}",
+        certs.cert,
+        certs.key,
+        up.addr,
+        user_toml(APP_USER, APP_PASSWORD, &["readWriteAnyDatabase@admin"], ""),
+    );
+    let proxy = Proxy::start_with(certs, &text).await;
+    let started = std::time::Instant::now();
+    let mut down = client(&proxy).await;
+    let reply = count(&mut down).await;
+    assert_eq!(reply.get_i32("code").ok(), Some(6), "{reply:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    let up_addr = proxy.running.cluster_addrs[0].1;
+    let mut c = RawClient::connect(up_addr, proxy.ca()).await;
+    raw_auth(&mut c, Mechanism::ScramSha256, APP_USER, APP_PASSWORD)
+        .await
+        .expect("login");
+    assert!(ok(&count(&mut c).await));
+}
