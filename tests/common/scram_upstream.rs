@@ -98,6 +98,8 @@ impl ScramUpstream {
 pub struct Rs {
     pub primary: Mutex<Option<SocketAddr>>,
     pub writes: Mutex<Vec<SocketAddr>>,
+    /// The primary's next write closes the connection without an answer (a crash).
+    pub crash_next_write: std::sync::atomic::AtomicBool,
 }
 
 impl Rs {
@@ -148,6 +150,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut tcp: S, state: State) {
             return;
         };
         let reply = answer(&state, &mut conn, msg.command_name(), msg.body());
+        if reply.get_bool("__close").unwrap_or(false) {
+            return;
+        }
         let out = wire::encode_op_msg(1, msg.header().request_id, 0, &reply);
         if tcp.write_all(&out).await.is_err() {
             return;
@@ -265,6 +270,13 @@ fn member_answer(state: &Shared, name: &str) -> Option<RawDocumentBuf> {
                 d.append("primary", p.to_string());
             }
             Some(d)
+        }
+        "insert" | "update" | "delete"
+            if rs
+                .crash_next_write
+                .swap(false, std::sync::atomic::Ordering::SeqCst) =>
+        {
+            Some(rawdoc! {"__close": true})
         }
         "insert" | "update" | "delete" if !me_primary => Some(rawdoc! {
             "ok": 0.0, "code": 10107, "codeName": "NotWritablePrimary",
