@@ -243,6 +243,35 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     tokio::spawn(control::sweeper(shared.clone()));
     tokio::spawn(control::watch_file(shared.clone()));
     let acceptor = TlsAcceptor::from(tls);
+    let (tls_addrs, plaintext_addrs, cluster_addrs) =
+        bind_listeners(config, &acceptor, &shared).await?;
+    let metrics_addr = match &config.file.metrics {
+        Some(m) => Some(metrics_listener(m.listen, &shared).await?),
+        None => None,
+    };
+    Ok(Running {
+        tls_addrs,
+        plaintext_addrs,
+        cluster_addrs,
+        metrics_addr,
+        shared,
+        stop,
+    })
+}
+
+/// Bound addresses: TLS and plaintext shared listeners, then clusters' own listeners.
+type Bound = (
+    Vec<SocketAddr>,
+    Vec<SocketAddr>,
+    Vec<(Vec<String>, SocketAddr)>,
+);
+
+/// Binds the shared listeners (SNI routing among their clusters) and the clusters' own.
+async fn bind_listeners(
+    config: &Config,
+    acceptor: &TlsAcceptor,
+    shared: &Arc<Shared>,
+) -> Result<Bound, StartError> {
     let shared_route = Arc::new(sni::Route::new(
         config,
         &shared.clusters,
@@ -268,18 +297,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             .collect();
         cluster_addrs.push((names, bound));
     }
-    let metrics_addr = match &config.file.metrics {
-        Some(m) => Some(metrics_listener(m.listen, &shared).await?),
-        None => None,
-    };
-    Ok(Running {
-        tls_addrs,
-        plaintext_addrs,
-        cluster_addrs,
-        metrics_addr,
-        shared,
-        stop,
-    })
+    Ok((tls_addrs, plaintext_addrs, cluster_addrs))
 }
 
 /// Binds `addr`, reporting the address actually bound (port 0 becomes a real port).
