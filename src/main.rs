@@ -36,6 +36,10 @@ enum Command {
     CheckConfig {
         #[arg(long)]
         config: PathBuf,
+        /// Also connect to every cluster: reachability, service login, server version
+        /// (exit 1 when one fails).
+        #[arg(long)]
+        probe: bool,
     },
     /// Read a password from stdin and print the SCRAM credentials table for a [[users]] entry.
     HashPassword {
@@ -103,7 +107,7 @@ fn main() -> ExitCode {
     init_logging(&cli.log_format);
     match cli.command {
         Command::Run { config } => run(config),
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig { config, probe } => check_config(&config, probe),
         Command::DevCerts { out, names } => dev_certs(&out, &names),
         Command::HashPassword {
             user,
@@ -179,19 +183,42 @@ fn import_users(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
     match Config::load(path) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("warning: {w}");
             }
             println!("{}", c.summary());
+            if probe {
+                return probe_clusters(&c);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `check-config --probe`: one line per cluster; exit 1 when any cluster fails.
+fn probe_clusters(config: &Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start runtime: {e}"), 2),
+    };
+    let results = runtime.block_on(mongoward::cli::probe::probe_all(config));
+    for r in &results {
+        println!("{}", r.line);
+    }
+    if results.iter().all(|r| r.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -250,5 +250,12 @@ async fn silent_tcp_client_is_closed_after_the_handshake_timeout() {
         waited >= Duration::from_millis(900),
         "closed too early: {waited:?}"
     );
+    // The socket closes as the timed-out handshake is dropped; the counter follows a
+    // moment later on the proxy's task.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Stats::get(&proxy.running.stats().tls_handshake_failures) < 1 && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(Stats::get(&proxy.running.stats().tls_handshake_failures) >= 1);
 }

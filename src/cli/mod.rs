@@ -2,4 +2,5 @@
 //! library so integration tests drive exactly the code the binary runs).
 
 pub mod authz_check;
+pub mod probe;
 pub mod users;

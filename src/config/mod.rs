@@ -4,6 +4,7 @@
 //! `load` turns the file into a validated [`Config`]; the pieces that change at runtime
 //! (users, roles, access list) are compiled into a policy snapshot by `proxy::policy`.
 
+pub mod clusters;
 pub mod uri;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use crate::gates::access_list::{AccessEntryConfig, AccessList, BuildOptions, Str
 use crate::gates::throttle::ThrottleConfig;
 use crate::gates::users::{Directory, UserConfig};
 
+pub use clusters::{ClusterConfig, Routing, ServicePassword};
 pub use uri::{UpstreamUri, UriError};
 
 /// Why a configuration file was rejected. Every variant names the file and the key.
@@ -146,14 +148,6 @@ pub struct TlsConfig {
     pub key_file: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterConfig {
-    pub name: String,
-    /// How the proxy reaches this upstream.
-    pub uri: String,
-}
-
 /// A validated configuration: paths resolved against the file's directory.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -162,6 +156,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub plaintext_listen: Vec<SocketAddr>,
     pub clusters: Vec<(ClusterConfig, UpstreamUri)>,
+    /// Which clusters each listener serves.
+    pub routing: Routing,
     pub access_list: AccessList,
     pub proxy_trusted: Vec<IpNet>,
     pub catalog: Arc<RoleCatalog>,
@@ -224,7 +220,10 @@ impl Config {
             "server.plaintext_listen",
             &invalid,
         )?;
-        if listen.is_empty() && plaintext_listen.is_empty() {
+        if listen.is_empty()
+            && plaintext_listen.is_empty()
+            && file.clusters.iter().all(|c| c.listen.is_none())
+        {
             return Err(invalid(
                 "server.listen",
                 "at least one listener is required".into(),
@@ -237,7 +236,8 @@ impl Config {
                 file.server.plaintext_listen
             ));
         }
-        let clusters = validate_clusters(&file.clusters, &invalid)?;
+        let clusters = clusters::validate(&mut file.clusters, base, &invalid)?;
+        let routing = clusters::routing(&clusters, listen.len(), plaintext_listen.len(), &invalid)?;
         let opts = BuildOptions {
             strictness,
             ..BuildOptions::with_max_temporary_days(file.server.max_temporary_days)
@@ -272,6 +272,7 @@ impl Config {
             listen,
             plaintext_listen,
             clusters,
+            routing,
             access_list,
             proxy_trusted,
             catalog: Arc::new(catalog),
@@ -330,51 +331,6 @@ fn parse_nets(
                 })
         })
         .collect()
-}
-
-fn validate_clusters(
-    clusters: &[ClusterConfig],
-    invalid: &dyn Fn(&str, String) -> ConfigError,
-) -> Result<Vec<(ClusterConfig, UpstreamUri)>, ConfigError> {
-    if clusters.is_empty() {
-        return Err(invalid(
-            "clusters",
-            "at least one [[clusters]] entry is required".into(),
-        ));
-    }
-    let mut out: Vec<(ClusterConfig, UpstreamUri)> = Vec::new();
-    for (i, c) in clusters.iter().enumerate() {
-        if c.name.is_empty() {
-            return Err(invalid(
-                &format!("clusters[{i}].name"),
-                "must not be empty".into(),
-            ));
-        }
-        if out.iter().any(|(o, _)| o.name == c.name) {
-            return Err(invalid(
-                &format!("clusters[{i}].name"),
-                format!("duplicate cluster name '{}'", c.name),
-            ));
-        }
-        let uri = UpstreamUri::parse(&c.uri)
-            .map_err(|e| invalid(&format!("clusters[{i}].uri"), e.to_string()))?;
-        // Fail closed rather than silently connect without the TLS or the service
-        // credentials the operator asked for.
-        if uri.tls {
-            return Err(invalid(
-                &format!("clusters[{i}].uri"),
-                "tls=true to the upstream is not supported yet".into(),
-            ));
-        }
-        if uri.user.is_some() {
-            return Err(invalid(
-                &format!("clusters[{i}].uri"),
-                "authenticating to the upstream as a service user is not supported yet".into(),
-            ));
-        }
-        out.push((c.clone(), uri));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -76,15 +76,12 @@ fn duplicate_cluster_and_bad_uri_rejected() {
 }
 
 #[test]
-fn upstream_tls_and_service_user_are_refused_until_supported() {
+fn upstream_tls_needs_a_ca_and_service_user_needs_a_password() {
     let tls = MINIMAL.replace(
         "mongodb://127.0.0.1:27017",
         "mongodb://127.0.0.1:27017/?tls=true",
     );
-    assert!(parse(&tls)
-        .unwrap_err()
-        .to_string()
-        .contains("not supported yet"));
+    assert!(parse(&tls).unwrap_err().to_string().contains("tls_ca_file"));
     let user = MINIMAL.replace("mongodb://127.0.0.1:27017", "mongodb://svc@127.0.0.1:27017");
     assert!(parse(&user)
         .unwrap_err()

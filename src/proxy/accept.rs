@@ -16,7 +16,9 @@ use tracing::{debug, info, warn};
 use super::control::SessionHandle;
 use super::io::Stream;
 use super::session::{ConnInfo, Session};
+use super::sni::{self, Route};
 use super::stats::Stats;
+use super::upstream::Cluster;
 use super::{ActiveGuard, Shared};
 use crate::config::now_unix;
 use crate::gates::access_list::{Decision, DenyReason};
@@ -26,7 +28,12 @@ use crate::ops::audit::{AuditEvent, ConnCtx};
 /// Refusal log lines per second before they are summarised (a flood must stay cheap).
 const REFUSAL_LOG_BURST: u64 = 20;
 
-pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<Shared>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    route: Arc<Route>,
+    shared: Arc<Shared>,
+) {
     let mut shutdown = shared.shutdown.clone();
     let limiter = Arc::new(LogLimiter::default());
     let fallback = listener
@@ -51,6 +58,7 @@ pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared
                 tcp,
                 peer,
                 tls.clone(),
+                route.clone(),
                 guard,
                 limiter.clone(),
             ));
@@ -62,22 +70,42 @@ pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared
         } else {
             fallback
         };
-        if admit(&shared, peer, local, &limiter) {
+        if admit(&shared, &route, peer, local, &limiter) {
             let guard = ActiveGuard::new(shared.clone());
-            tokio::spawn(serve(tcp, peer, peer.ip(), tls.clone(), guard));
+            let conn = Conn {
+                peer,
+                client_ip: peer.ip(),
+                tls: tls.clone(),
+                route: route.clone(),
+            };
+            tokio::spawn(serve(tcp, conn, guard));
         }
         // A refused socket is dropped here: closed with no TLS and no reply.
     }
 }
 
 /// Where an audit event about this connection happened.
-fn conn_ctx(shared: &Shared, local: SocketAddr, remote: SocketAddr, id: Option<i64>) -> ConnCtx {
+/// The cluster is None while a shared listener has not read the SNI name yet.
+fn conn_ctx(
+    cluster: Option<&Cluster>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    id: Option<i64>,
+) -> ConnCtx {
     ConnCtx {
         local,
         remote,
-        cluster: shared.clusters.first().map(|c| c.name.clone()),
+        cluster: cluster.map(|c| c.name.clone()),
         conn_id: id,
     }
+}
+
+/// What the accept loop knows about a connection it hands to `serve`.
+struct Conn {
+    peer: SocketAddr,
+    client_ip: IpAddr,
+    tls: Option<TlsAcceptor>,
+    route: Arc<Route>,
 }
 
 fn deny_label(reason: DenyReason) -> &'static str {
@@ -89,7 +117,13 @@ fn deny_label(reason: DenyReason) -> &'static str {
 }
 
 /// The network gate. Logs the refusal (rate-limited), counts and audits it.
-fn admit(shared: &Shared, client: SocketAddr, local: SocketAddr, limiter: &LogLimiter) -> bool {
+fn admit(
+    shared: &Shared,
+    route: &Route,
+    client: SocketAddr,
+    local: SocketAddr,
+    limiter: &LogLimiter,
+) -> bool {
     let ip = client.ip();
     match shared.policy.load().access.check(ip, now_unix()) {
         Decision::Allow { .. } => true,
@@ -97,7 +131,7 @@ fn admit(shared: &Shared, client: SocketAddr, local: SocketAddr, limiter: &LogLi
             Stats::inc(&shared.stats.connections_refused_access_list);
             // A refusal flood must stay cheap: build the event only when it goes somewhere.
             if shared.auditor.enabled() {
-                let ctx = conn_ctx(shared, local, client, None);
+                let ctx = conn_ctx(route.single().as_deref(), local, client, None);
                 shared
                     .auditor
                     .emit(AuditEvent::network_access_denied(&ctx, deny_label(reason)));
@@ -116,6 +150,7 @@ async fn serve_proxied(
     mut tcp: TcpStream,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
+    route: Arc<Route>,
     guard: ActiveGuard,
     limiter: Arc<LogLimiter>,
 ) {
@@ -141,8 +176,14 @@ async fn serve_proxied(
         }
     };
     let local = tcp.local_addr().unwrap_or(peer);
-    if admit(&shared, client, local, &limiter) {
-        serve(tcp, peer, client.ip(), tls, guard).await;
+    if admit(&shared, &route, client, local, &limiter) {
+        let conn = Conn {
+            peer,
+            client_ip: client.ip(),
+            tls,
+            route,
+        };
+        serve(tcp, conn, guard).await;
     }
 }
 
@@ -165,42 +206,25 @@ async fn read_proxy_header(tcp: &mut TcpStream) -> Result<ProxyHeader, String> {
     }
 }
 
-async fn serve(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    client_ip: IpAddr,
-    tls: Option<TlsAcceptor>,
-    guard: ActiveGuard,
-) {
+async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard) {
     let shared = guard.shared().clone();
     let _ = tcp.set_nodelay(true);
-    let Some(cluster) = shared.clusters.first().cloned() else {
+    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let local = tcp.local_addr().unwrap_or(conn.peer);
+    let peer = SocketAddr::new(conn.client_ip, conn.peer.port());
+    let early = conn_ctx(conn.route.single().as_deref(), local, peer, Some(id));
+    let Some((stream, cluster)) = handshake(&shared, &conn, tcp, &early).await else {
         return;
     };
-    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
-    let local = tcp.local_addr().unwrap_or(peer);
-    let ctx = conn_ctx(
-        &shared,
-        local,
-        SocketAddr::new(client_ip, peer.port()),
-        Some(id),
-    );
-    let handle = Arc::new(SessionHandle::new(client_ip, &cluster.name, ctx.clone()));
+    let ctx = conn_ctx(Some(&cluster), local, peer, Some(id));
+    let handle = Arc::new(SessionHandle::new(conn.client_ip, &cluster.name, ctx));
     shared.sessions.insert(id, handle.clone());
     let _registered = Registered {
         shared: shared.clone(),
         id,
     };
-    let stream = match tls {
-        Some(acceptor) => match tls_accept(&shared, acceptor, tcp, &ctx).await {
-            Some(s) => s,
-            None => return,
-        },
-        None => Stream::Plain(tcp),
-    };
     Stats::inc(&shared.stats.connections_accepted);
-    debug!(conn.id = id, client.addr = %client_ip, cluster.name = %cluster.name, "connection accepted");
-    let peer = SocketAddr::new(client_ip, peer.port());
+    debug!(conn.id = id, client.addr = %conn.client_ip, cluster.name = %cluster.name, "connection accepted");
     let info = ConnInfo {
         id,
         peer,
@@ -209,6 +233,37 @@ async fn serve(
     };
     Session::new(info, shared, stream, handle).run().await;
     drop(guard);
+}
+
+/// TLS (when the listener has it) and the connection's cluster: the listener's only one,
+/// or the one the SNI name selects on a shared listener.
+async fn handshake(
+    shared: &Shared,
+    conn: &Conn,
+    tcp: TcpStream,
+    ctx: &ConnCtx,
+) -> Option<(Stream, Arc<Cluster>)> {
+    let single = conn.route.single();
+    match (&conn.tls, single) {
+        // Configuration refuses plaintext listeners with several clusters.
+        (None, single) => single.map(|c| (Stream::Plain(tcp), c)),
+        (Some(acceptor), Some(c)) => tls_accept(shared, acceptor.clone(), tcp, ctx)
+            .await
+            .map(|s| (s, c)),
+        (Some(acceptor), None) => {
+            let routed = sni::accept(&conn.route, acceptor, tcp);
+            let error = match tokio::time::timeout(shared.handshake_timeout, routed).await {
+                Ok(Ok((s, c))) => {
+                    Stats::inc(&shared.stats.tls_handshakes_ok);
+                    return Some((Stream::ServerTls(Box::new(s)), c));
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "handshake timed out".to_string(),
+            };
+            tls_failed(shared, ctx, &error);
+            None
+        }
+    }
 }
 
 async fn tls_accept(
@@ -225,10 +280,14 @@ async fn tls_accept(
         Ok(Err(e)) => e.to_string(),
         Err(_) => "handshake timed out".to_string(),
     };
+    tls_failed(shared, ctx, &error);
+    None
+}
+
+fn tls_failed(shared: &Shared, ctx: &ConnCtx, error: &str) {
     Stats::inc(&shared.stats.tls_handshake_failures);
     info!(conn.id = ctx.conn_id, client.addr = %ctx.remote, error = %error, "TLS handshake failed");
-    shared.auditor.emit(AuditEvent::tls_failure(ctx, &error));
-    None
+    shared.auditor.emit(AuditEvent::tls_failure(ctx, error));
 }
 
 /// Removes a connection from the registry however its task ends.

@@ -206,17 +206,13 @@ fn reload_summary(policy: &super::policy::Policy, restart_required: Vec<String>)
 /// are bound at startup); say so instead of pretending.
 fn restart_required(shared: &Shared, config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    let running: Vec<(&str, &str)> = shared
-        .clusters
-        .iter()
-        .map(|c| (c.name.as_str(), c.uri_text.as_str()))
-        .collect();
-    let wanted: Vec<(&str, &str)> = config
-        .clusters
-        .iter()
-        .map(|(c, _)| (c.name.as_str(), c.uri.as_str()))
-        .collect();
-    if running != wanted {
+    let same = shared.clusters.len() == config.clusters.len()
+        && shared
+            .clusters
+            .iter()
+            .zip(&config.clusters)
+            .all(|(running, (wanted, _))| running.same_config(wanted));
+    if !same {
         out.push("clusters".to_string());
     }
     if shared.listen != config.listen || shared.plaintext_listen != config.plaintext_listen {

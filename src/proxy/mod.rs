@@ -13,10 +13,14 @@ pub mod handshake;
 pub mod io;
 pub mod policy;
 pub mod replies;
+pub mod replset;
 pub mod route;
 pub mod session;
+pub mod sni;
 pub mod stats;
 pub mod upstream;
+pub mod upstream_auth;
+pub mod upstream_tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -119,6 +123,8 @@ pub struct Running {
     /// Bound TLS listener addresses (port 0 in the config becomes the real port here).
     pub tls_addrs: Vec<SocketAddr>,
     pub plaintext_addrs: Vec<SocketAddr>,
+    /// Bound listeners of clusters with their own `listen`: (cluster names, address).
+    pub cluster_addrs: Vec<(Vec<String>, SocketAddr)>,
     /// The bound `[metrics]` endpoint, if configured.
     pub metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -249,14 +255,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     tokio::spawn(control::sweeper(shared.clone()));
     tokio::spawn(control::watch_file(shared.clone()));
     let acceptor = TlsAcceptor::from(tls);
-    let mut tls_addrs = Vec::new();
-    for addr in &config.listen {
-        tls_addrs.push(listen(*addr, Some(acceptor.clone()), shared.clone()).await?);
-    }
-    let mut plaintext_addrs = Vec::new();
-    for addr in &config.plaintext_listen {
-        plaintext_addrs.push(listen(*addr, None, shared.clone()).await?);
-    }
+    let (tls_addrs, plaintext_addrs, cluster_addrs) =
+        bind_listeners(config, &acceptor, &shared).await?;
     let metrics_addr = match &config.file.metrics {
         Some(m) => Some(metrics_listener(m.listen, &shared).await?),
         None => None,
@@ -264,10 +264,52 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     Ok(Running {
         tls_addrs,
         plaintext_addrs,
+        cluster_addrs,
         metrics_addr,
         shared,
         stop,
     })
+}
+
+/// Bound addresses: TLS and plaintext shared listeners, then clusters' own listeners.
+type Bound = (
+    Vec<SocketAddr>,
+    Vec<SocketAddr>,
+    Vec<(Vec<String>, SocketAddr)>,
+);
+
+/// Binds the shared listeners (SNI routing among their clusters) and the clusters' own.
+async fn bind_listeners(
+    config: &Config,
+    acceptor: &TlsAcceptor,
+    shared: &Arc<Shared>,
+) -> Result<Bound, StartError> {
+    let shared_route = Arc::new(sni::Route::new(
+        config,
+        &shared.clusters,
+        &config.routing.shared,
+    ));
+    let mut tls_addrs = Vec::new();
+    for addr in &config.listen {
+        let (tls, route) = (Some(acceptor.clone()), shared_route.clone());
+        tls_addrs.push(listen(*addr, tls, route, shared.clone()).await?);
+    }
+    let mut plaintext_addrs = Vec::new();
+    for addr in &config.plaintext_listen {
+        let route = shared_route.clone();
+        plaintext_addrs.push(listen(*addr, None, route, shared.clone()).await?);
+    }
+    let mut cluster_addrs = Vec::new();
+    for (addr, indexes) in &config.routing.own {
+        let route = Arc::new(sni::Route::new(config, &shared.clusters, indexes));
+        let bound = listen(*addr, Some(acceptor.clone()), route, shared.clone()).await?;
+        let names = indexes
+            .iter()
+            .filter_map(|&i| shared.clusters.get(i).map(|c| c.name.clone()))
+            .collect();
+        cluster_addrs.push((names, bound));
+    }
+    Ok((tls_addrs, plaintext_addrs, cluster_addrs))
 }
 
 /// Binds `addr`, reporting the address actually bound (port 0 becomes a real port).
@@ -284,11 +326,12 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 async fn listen(
     addr: SocketAddr,
     tls: Option<TlsAcceptor>,
+    route: Arc<sni::Route>,
     shared: Arc<Shared>,
 ) -> Result<SocketAddr, StartError> {
     let (listener, bound) = bind(addr).await?;
     info!(listen.addr = %bound, tls = tls.is_some(), "listening");
-    tokio::spawn(accept::accept_loop(listener, tls, shared));
+    tokio::spawn(accept::accept_loop(listener, tls, route, shared));
     Ok(bound)
 }
 

@@ -279,6 +279,8 @@ impl Session {
                 Err(e) => return self.upstream_lost(msg, to, e).await,
             };
             let more = self.inspect_reply(&frame, closing);
+            // After a step-down the next request must find the new primary.
+            let stale = super::replset::lost_primary(&frame);
             let frame = match filter {
                 ReplyFilter::None => frame,
                 _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
@@ -288,6 +290,10 @@ impl Session {
                 None => frame,
             };
             self.write_client(&out).await;
+            if stale {
+                self.drop_upstream();
+                return Flow::Continue;
+            }
             if !more {
                 return Flow::Continue;
             }

@@ -2,7 +2,7 @@
 //! per-cluster cache of the upstream's hello (limits and wire versions) that the
 //! proxy's own handshake answers are built from.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +13,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::io::{read_frame, FrameError, Stream};
+use super::replset;
+use super::upstream_auth::{self, ServiceLogin};
+use super::upstream_tls;
 use crate::config::{ClusterConfig, UpstreamUri};
 use crate::wire::{self, Limits};
+use tokio_rustls::TlsConnector;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -28,6 +32,12 @@ pub enum UpstreamError {
     Lost(#[from] FrameError),
     #[error("unexpected reply: {0}")]
     Protocol(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("upstream TLS: {0}")]
+    Tls(String),
+    #[error("no host answered as the writable primary")]
+    NoPrimary,
 }
 
 /// What the proxy learned from the upstream's own hello and buildInfo.
@@ -106,6 +116,14 @@ pub struct Cluster {
     pub uri: UpstreamUri,
     /// The `uri` as configured, to tell a reload whether it changed.
     pub uri_text: String,
+    /// The service user the proxy logs in as, when the URI names one.
+    login: Option<ServiceLogin>,
+    /// Present when the URI says `tls=true` (Err: the CA file could not be used).
+    tls: Option<Result<TlsConnector, String>>,
+    /// listen, sni, tls_ca_file and password as started (see `same_config`).
+    settings: Settings,
+    /// Index of the host that last answered as primary: tried first next time.
+    primary: AtomicUsize,
     info: ArcSwapOption<UpstreamInfo>,
 }
 
@@ -115,8 +133,28 @@ impl Cluster {
             name: config.name.clone(),
             uri: uri.clone(),
             uri_text: config.uri.clone(),
+            login: match (&uri.user, &config.password) {
+                (Some(user), Some(password)) => Some(ServiceLogin {
+                    user: user.clone(),
+                    source: uri.auth_source.clone(),
+                    password: password.clone(),
+                }),
+                _ => None,
+            },
+            tls: uri.tls.then(|| match &config.tls_ca_file {
+                Some(ca) => upstream_tls::connector(ca),
+                None => Err("tls=true needs tls_ca_file".to_string()),
+            }),
+            settings: settings(config),
+            primary: AtomicUsize::new(0),
             info: ArcSwapOption::empty(),
         })
+    }
+
+    /// Whether `config` describes this cluster as it runs (anything else needs a restart:
+    /// listeners, SNI names, credentials and upstream TLS are fixed at startup).
+    pub fn same_config(&self, config: &ClusterConfig) -> bool {
+        self.name == config.name && self.uri_text == config.uri && self.settings == settings(config)
     }
 
     /// The last upstream hello seen, or mongod defaults when none yet.
@@ -126,24 +164,60 @@ impl Cluster {
 
     /// Opens a connection and refreshes the cached hello with its answer.
     pub async fn connect(&self) -> Result<UpstreamConn, UpstreamError> {
+        let tls = match &self.tls {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => return Err(UpstreamError::Tls(e.clone())),
+        };
+        let hosts = &self.uri.hosts;
+        // A single host without replicaSet is used as it is (a mongod or a mongos).
+        let discover = hosts.len() > 1 || self.uri.replica_set.is_some();
+        let start = self.primary.load(Ordering::Relaxed);
         let mut last = UpstreamError::Protocol("no hosts".into());
-        for (host, port) in &self.uri.hosts {
-            match UpstreamConn::connect(host, *port).await {
-                Ok(mut conn) => {
-                    let hello = conn.command(rawdoc! {"hello": 1, "$db": "admin"}).await?;
-                    let build = conn
-                        .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
-                        .await
-                        .ok();
-                    let info = UpstreamInfo::from_replies(&hello, build.as_deref());
-                    conn.limits = info.limits();
-                    self.info.store(Some(Arc::new(info)));
-                    return Ok(conn);
+        for k in 0..hosts.len() {
+            let i = (start + k) % hosts.len();
+            let (host, port) = &hosts[i];
+            let result = async {
+                let mut conn = UpstreamConn::connect(host, *port, tls).await?;
+                let hello = self.login(&mut conn).await?;
+                Ok::<_, UpstreamError>((conn, hello))
+            };
+            let (mut conn, hello) = match result.await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
                 }
-                Err(e) => last = e,
+            };
+            if discover && !replset::is_writable_primary(&hello) {
+                last = UpstreamError::NoPrimary;
+                continue;
             }
+            self.primary.store(i, Ordering::Relaxed);
+            let build = conn
+                .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
+                .await
+                .ok();
+            let info = UpstreamInfo::from_replies(&hello, build.as_deref());
+            conn.limits = info.limits();
+            self.info.store(Some(Arc::new(info)));
+            return Ok(conn);
         }
         Err(last)
+    }
+
+    /// The hello (asking for the service user's mechanisms), then the service login.
+    async fn login(&self, conn: &mut UpstreamConn) -> Result<RawDocumentBuf, UpstreamError> {
+        let mut hello = rawdoc! {"hello": 1, "$db": "admin"};
+        if let Some(login) = &self.login {
+            hello.append("saslSupportedMechs", login.namespace());
+        }
+        let hello = conn.command(hello).await?;
+        if let Some(login) = &self.login {
+            let mechanism = upstream_auth::choose_mechanism(&hello);
+            upstream_auth::login(conn, login, mechanism).await?;
+        }
+        Ok(hello)
     }
 
     /// Fills the hello cache without keeping a connection (startup and health probes).
@@ -151,6 +225,22 @@ impl Cluster {
         self.connect().await?;
         Ok(self.info())
     }
+}
+
+type Settings = (
+    Option<String>,
+    Vec<String>,
+    Option<std::path::PathBuf>,
+    Option<crate::config::ServicePassword>,
+);
+
+fn settings(c: &ClusterConfig) -> Settings {
+    (
+        c.listen.clone(),
+        c.sni.clone(),
+        c.tls_ca_file.clone(),
+        c.password.clone(),
+    )
 }
 
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1 << 24);
@@ -163,14 +253,24 @@ pub struct UpstreamConn {
 }
 
 impl UpstreamConn {
-    async fn connect(host: &str, port: u16) -> Result<UpstreamConn, UpstreamError> {
+    async fn connect(
+        host: &str,
+        port: u16,
+        tls: Option<&TlsConnector>,
+    ) -> Result<UpstreamConn, UpstreamError> {
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
             .await
             .map_err(|_| UpstreamError::Timeout)?
             .map_err(UpstreamError::Connect)?;
         let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            Some(c) => tokio::time::timeout(CONNECT_TIMEOUT, upstream_tls::wrap(c, host, tcp))
+                .await
+                .map_err(|_| UpstreamError::Timeout)??,
+            None => Stream::Plain(tcp),
+        };
         Ok(UpstreamConn {
-            stream: Stream::Plain(tcp),
+            stream,
             buf: BytesMut::new(),
             limits: Limits::default(),
         })

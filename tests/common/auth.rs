@@ -158,7 +158,7 @@ pub fn rfc3339_in(secs: i64) -> String {
         .expect("format time")
 }
 
-/// Extra config declaring a second cluster (same upstream) for scope tests.
+/// Extra config declaring a second cluster (same upstream, its own listener) for scope tests.
 pub fn other_cluster(upstream_uri: &str) -> String {
-    format!("[[clusters]]\nname = \"other\"\nuri = {upstream_uri:?}\n")
+    format!("[[clusters]]\nname = \"other\"\nuri = {upstream_uri:?}\nlisten = \"127.0.0.1:0\"\n")
 }

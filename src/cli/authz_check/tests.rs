@@ -20,8 +20,8 @@ fn user(name: &str, db: &str, roles: &[&str], extra: &str) -> String {
 fn config() -> Config {
     let text = format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
-         [[clusters]]\nname = \"east\"\nuri = \"mongodb://127.0.0.1:1\"\n\
-         [[clusters]]\nname = \"west\"\nuri = \"mongodb://127.0.0.1:2\"\n{}{}{}{}",
+         [[clusters]]\nname = \"east\"\nuri = \"mongodb://127.0.0.1:1\"\nsni = [\"east.test\"]\n\
+         [[clusters]]\nname = \"west\"\nuri = \"mongodb://127.0.0.1:2\"\nsni = [\"west.test\"]\n{}{}{}{}",
         user("app", "admin", &["readWrite@app_db"], ""),
         user("west_only", "admin", &["read@w"], "scopes = [\"west\"]"),
         user("office", "admin", &["read@o"], "client_source = [\"10.9.9.0/24\"]"),
