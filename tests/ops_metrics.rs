@@ -92,6 +92,18 @@ async fn driver_traffic_moves_counters_exactly() {
     let s2 = scrape(addr).await;
     assert_eq!(delta(&s1, &s2, MESSAGES), 2.0);
     assert_eq!(delta(&s1, &s2, FORWARDED), 1.0);
+    // The forwarded find is timed on both sides of the upstream hop.
+    assert_eq!(
+        delta(&s1, &s2, "mongoward_upstream_latency_seconds_count"),
+        1.0
+    );
+    assert_eq!(
+        delta(&s1, &s2, "mongoward_proxy_latency_seconds_count"),
+        1.0
+    );
+    // The find opened this connection's upstream side: one upstream connection for the cluster.
+    let up = "mongoward_upstream_connections_total{cluster=\"default\"}";
+    assert_eq!(delta(&s1, &s2, up), 1.0);
     assert_eq!(delta(&s1, &s2, ACCEPTED), 0.0);
 
     // 127.0.0.2 is loopback but not on the access list: refused before TLS.

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bson::RawDocumentBuf;
 use bytes::{Bytes, BytesMut};
@@ -24,6 +25,7 @@ use super::stats::Stats;
 use super::upstream::{Cluster, UpstreamConn, UpstreamError};
 use super::Shared;
 use crate::gates::users::User;
+use crate::ops::metrics::counters::ClusterCounters;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
 
 /// Whether the loop goes on after a message.
@@ -62,6 +64,10 @@ pub struct Session {
     pub(super) conversation: Option<Conversation>,
     /// Logical session ids used on this connection.
     pub(super) lsids: HashSet<[u8; 16]>,
+    /// When the message being handled was fully read (for the proxy-added latency).
+    received_at: Instant,
+    /// This cluster's upstream counters (looked up once, not per message).
+    cluster_stats: Arc<ClusterCounters>,
 }
 
 impl Session {
@@ -71,6 +77,7 @@ impl Session {
         client: Stream,
         handle: Arc<SessionHandle>,
     ) -> Session {
+        let cluster_stats = shared.stats.cluster(&info.cluster.name);
         Session {
             info,
             shared,
@@ -85,6 +92,8 @@ impl Session {
             user_generation: 0,
             conversation: None,
             lsids: HashSet::new(),
+            received_at: Instant::now(),
+            cluster_stats,
         }
     }
 
@@ -132,6 +141,7 @@ impl Session {
     async fn on_frame(&mut self, header: wire::Header, bytes: Bytes) -> Flow {
         let limits = self.info.cluster.info().limits();
         Stats::inc(&self.shared.stats.messages_in);
+        self.received_at = Instant::now();
         match wire::decode_request(bytes, &limits) {
             Ok(Request::Msg(msg)) => self.on_msg(msg).await,
             Ok(Request::Query(q)) => self.on_query(q).await,
@@ -227,10 +237,14 @@ impl Session {
 
     async fn upstream(&mut self) -> Result<&mut UpstreamConn, ErrorReply> {
         if self.upstream.is_none() {
+            let stats = self.shared.stats.clone();
+            let counters = self.cluster_stats.clone();
             let conn = self.info.cluster.connect().await.map_err(|e| {
+                stats.record_upstream_error(&counters);
                 warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection failed");
                 upstream_error_reply(&e)
             })?;
+            Stats::inc(&self.cluster_stats.connections);
             info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, "upstream connection opened");
             self.upstream = Some(conn);
         }
@@ -258,8 +272,8 @@ impl Session {
         let closing = (msg.command_name() == "getMore")
             .then(|| msg.body().get_i64("getMore").ok())
             .flatten();
-        let sent = match self.upstream().await {
-            Ok(up) => up.send(msg.as_bytes()).await,
+        let (sent, sent_at) = match self.upstream().await {
+            Ok(up) => (up.send(msg.as_bytes()).await, Instant::now()),
             Err(err) => return self.refuse_forward(msg, to, err).await,
         };
         if let Err(e) = sent {
@@ -269,6 +283,7 @@ impl Session {
         if msg.more_to_come() {
             return Flow::Continue;
         }
+        let mut first = true;
         loop {
             let received = match self.upstream.as_mut() {
                 Some(up) => up.recv().await,
@@ -278,6 +293,7 @@ impl Session {
                 Ok(f) => f,
                 Err(e) => return self.upstream_lost(msg, to, e).await,
             };
+            let replied_at = Instant::now();
             let more = self.inspect_reply(&frame, closing);
             // After a step-down the next request must find the new primary.
             let stale = super::replset::lost_primary(&frame);
@@ -290,6 +306,9 @@ impl Session {
                 None => frame,
             };
             self.write_client(&out).await;
+            if std::mem::take(&mut first) {
+                self.observe_latency(sent_at, replied_at);
+            }
             if stale {
                 self.drop_upstream();
                 return Flow::Continue;
@@ -298,6 +317,17 @@ impl Session {
                 return Flow::Continue;
             }
         }
+    }
+
+    /// Latency histograms: upstream time (send to reply) and the time the proxy itself
+    /// added on both sides of it (reading, gates and relaying).
+    fn observe_latency(&self, sent_at: Instant, replied_at: Instant) {
+        let upstream = replied_at.saturating_duration_since(sent_at);
+        let total = self.received_at.elapsed();
+        self.shared.stats.observe_upstream(upstream);
+        self.shared
+            .stats
+            .observe_proxy(total.saturating_sub(upstream));
     }
 
     /// Reads the cursor id out of a reply; returns whether more replies follow (exhaust).
@@ -355,7 +385,7 @@ impl Session {
     }
 
     async fn upstream_lost(&mut self, msg: &OpMsg, to: &ReplyTo, e: UpstreamError) -> Flow {
-        Stats::inc(&self.shared.stats.upstream_errors);
+        self.shared.stats.record_upstream_error(&self.cluster_stats);
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
         self.drop_upstream();
