@@ -92,16 +92,4 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_pair_loads_into_rustls() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = write(dir.path(), &generate(&[]).unwrap()).unwrap();
-        assert!(crate::tls::server_config(&paths.cert, &paths.key).is_ok());
-        let text = std::fs::read_to_string(&paths.cert).unwrap();
-        assert!(text.starts_with(WARNING));
-        assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2);
-    }
-}
+mod tests;
