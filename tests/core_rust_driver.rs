@@ -214,3 +214,25 @@ async fn concurrent_cursors_over_a_connection_pool() {
         "exhausted cursors are forgotten"
     );
 }
+
+/// `loadBalanced=true` (how drivers reach mongos behind a load balancer): the proxy answers
+/// hello with a `serviceId` and the driver pins cursors to a connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn load_balanced_mode_works() {
+    let upstream = Upstream::start();
+    let proxy = Proxy::start(&upstream, "").await;
+    let c = client(&proxy, "&loadBalanced=true").await;
+    let coll = c.database("core_lb").collection::<Document>("lb");
+    coll.insert_many((0..30).map(|i| doc! {"i": i}))
+        .await
+        .expect("insert in load-balanced mode");
+    let docs: Vec<Document> = coll
+        .find(doc! {})
+        .batch_size(4)
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("getMores");
+    assert_eq!(docs.len(), 30);
+}
