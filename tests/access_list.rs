@@ -163,6 +163,26 @@ async fn reload_revokes_removed_entries_and_keeps_policy_on_bad_file() {
     assert_refused_before_tls("127.0.0.7", proxy.addr, b"").await;
 }
 
+/// `on_revoke = "keep"`: removing an entry refuses new connections but leaves established
+/// ones alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_revoke_keep_leaves_established_connections() {
+    let upstream = Upstream::start();
+    let keep = "on_revoke = \"keep\"";
+    let both = [permanent("127.0.0.5/32"), permanent("127.0.0.6/32")];
+    let proxy = start(&upstream, keep, &both).await;
+    let mut six = live_client(&proxy, "127.0.0.6").await;
+    rewrite(&proxy, &upstream, keep, &[permanent("127.0.0.5/32")]);
+    proxy.running.reload().expect("valid file reloads");
+    // Two sweep intervals and then some: a "close" policy would have acted by now.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        pings(&mut six).await,
+        "established 127.0.0.6 connection kept"
+    );
+    assert_refused_before_tls("127.0.0.6", proxy.addr, b"").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn file_change_alone_applies_within_seconds() {
     let upstream = Upstream::start();
