@@ -102,7 +102,9 @@ impl Session {
         let mut shutdown = self.shared.shutdown.clone();
         let handle = self.handle.clone();
         loop {
-            let max = self.info.cluster.info().limits().max_message_size;
+            // One snapshot of the upstream's limits per message, for reading and decoding.
+            let limits = self.info.cluster.info().limits();
+            let max = limits.max_message_size;
             let frame = tokio::select! {
                 f = read_frame(&mut self.client, &mut self.buf, max) => f,
                 _ = shutdown.changed() => break,
@@ -114,7 +116,7 @@ impl Session {
             };
             let flow = match frame {
                 Ok(None) => break,
-                Ok(Some((header, bytes))) => self.on_frame(header, bytes).await,
+                Ok(Some((header, bytes))) => self.on_frame(header, bytes, &limits).await,
                 Err(e) => self.on_bad_frame(e).await,
             };
             if flow == Flow::Close {
@@ -138,11 +140,15 @@ impl Session {
         Flow::Close
     }
 
-    async fn on_frame(&mut self, header: wire::Header, bytes: Bytes) -> Flow {
-        let limits = self.info.cluster.info().limits();
+    async fn on_frame(
+        &mut self,
+        header: wire::Header,
+        bytes: Bytes,
+        limits: &wire::Limits,
+    ) -> Flow {
         Stats::inc(&self.shared.stats.messages_in);
         self.received_at = Instant::now();
-        match wire::decode_request(bytes, &limits) {
+        match wire::decode_request(bytes, limits) {
             Ok(Request::Msg(msg)) => self.on_msg(msg).await,
             Ok(Request::Query(q)) => self.on_query(q).await,
             Err(e) => {
