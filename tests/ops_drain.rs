@@ -1,6 +1,7 @@
 //! Issue 7: graceful shutdown of the real binary. SIGTERM while a slow command is in
 //! flight: the command completes, new connections are refused, the process exits 0
-//! within `drain_timeout_secs`. SIGINT twice exits at once (code 130).
+//! within `drain_timeout_secs`; a message half-received at SIGTERM is read to its end and
+//! answered. SIGINT twice exits at once (code 130).
 //!
 //! The slow command is made slow by a relay between mongoward and the upstream that
 //! holds back any upstream-bound chunk carrying a marker string (nx-27017 has no sleep).
@@ -187,6 +188,43 @@ async fn sigterm_finishes_the_in_flight_command_and_exits_zero() {
         .expect("exits within the drain timeout");
     assert_eq!(status.code(), Some(0));
     assert!(sent.elapsed() < Duration::from_secs(10));
+}
+
+/// A message the client had started sending when SIGTERM came is still read to its end
+/// and answered; only then does the session close (nothing the client sent is lost).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_completes_a_half_received_message() {
+    let upstream = Upstream::start();
+    let mut bin = start_binary(&upstream.uri, 10).await;
+    let mut c = RawClient::connect(bin.addr, &bin.ca).await;
+    raw_auth(&mut c, Mechanism::ScramSha256, APP_USER, APP_PASSWORD)
+        .await
+        .expect("login");
+    let id = c.next_id();
+    let body = rawdoc! {"insert": "half", "documents": [{"_id": 1, "pad": "x".repeat(2000)}], "$db": "drain"};
+    let frame = mongoward::wire::encode_op_msg(id, 0, 0, &body);
+    let (first, rest) = frame.split_at(1000);
+    c.send(first).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&bin.child, "-TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(bin.child.try_wait().unwrap().is_none(), "still draining");
+    c.send(rest).await;
+    let reply = c
+        .read_frame()
+        .await
+        .expect("the half-sent insert is answered");
+    let Ok(mongoward::wire::Reply::Msg(m)) =
+        mongoward::wire::decode_reply(reply.into(), &Default::default())
+    else {
+        panic!("an OP_MSG reply");
+    };
+    assert_eq!(m.body().get_i32("n").ok(), Some(1), "{:?}", m.body());
+    assert!(c.closed().await, "the session closes after that message");
+    let status = wait_exit(&mut bin.child, Duration::from_secs(10))
+        .await
+        .expect("exits within the drain timeout");
+    assert_eq!(status.code(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -219,6 +219,9 @@ async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard) {
     let ctx = conn_ctx(Some(&cluster), local, peer, Some(id));
     let handle = Arc::new(SessionHandle::new(conn.client_ip, &cluster.name, ctx));
     shared.sessions.insert(id, handle.clone());
+    if *shared.shutdown.borrow() {
+        handle.drain();
+    }
     let _registered = Registered {
         shared: shared.clone(),
         id,

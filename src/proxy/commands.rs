@@ -13,6 +13,7 @@ use crate::authz::actions;
 use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::config::now_unix;
 use crate::gates::users::{Context, User};
+use crate::wire::elements;
 
 /// Logical sessions remembered per connection (endSessions may only end these).
 const MAX_LSIDS: usize = 10_000;
@@ -241,15 +242,17 @@ impl Session {
     }
 }
 
+/// `lsid.id` (a UUID) out of a session document. Read with the cheap field walk: every
+/// command of a driver with sessions carries an lsid, so this runs per message.
 fn uuid_of(lsid: &RawDocument) -> Option<[u8; 16]> {
-    match lsid.get("id") {
-        Ok(Some(RawBsonRef::Binary(b))) => b.bytes.try_into().ok(),
-        _ => None,
-    }
+    elements::get(lsid.as_bytes(), "id")?
+        .as_binary()?
+        .try_into()
+        .ok()
 }
 
 fn lsid_of(body: &RawDocument) -> Option<[u8; 16]> {
-    uuid_of(body.get_document("lsid").ok()?)
+    uuid_of(elements::get(body.as_bytes(), "lsid")?.as_document()?)
 }
 
 pub(super) fn privilege_doc(p: &crate::authz::model::Privilege) -> RawDocumentBuf {

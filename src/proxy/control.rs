@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use super::signal::{Stop, StopSignal, Wait};
 use super::Shared;
 use crate::config::{now_unix, Config, ConfigError, OnRevoke};
 use crate::gates::access_list::Strictness;
@@ -33,7 +33,7 @@ pub struct SessionHandle {
     user: ArcSwapOption<(String, String)>,
     /// Where the connection is, for the audit event that reports its revocation.
     pub ctx: ConnCtx,
-    kill: Notify,
+    stop: StopSignal,
 }
 
 impl SessionHandle {
@@ -43,7 +43,7 @@ impl SessionHandle {
             cluster: cluster.to_string(),
             user: ArcSwapOption::empty(),
             ctx,
-            kill: Notify::new(),
+            stop: StopSignal::default(),
         }
     }
 
@@ -97,12 +97,22 @@ impl SessionHandle {
 
     /// Asks the session to close; it notices even if it is not waiting right now.
     pub fn revoke(&self) {
-        self.kill.notify_one();
+        self.stop.raise(Stop::Revoked);
     }
 
-    /// Resolves when the connection has been revoked.
-    pub async fn revoked(&self) {
-        self.kill.notified().await
+    /// Asks the session to finish the message under way and close (shutdown).
+    pub fn drain(&self) {
+        self.stop.raise(Stop::Drain);
+    }
+
+    /// Resolves when the session has been asked to stop, saying why.
+    pub fn stopped(&self) -> Wait<'_> {
+        self.stop.wait()
+    }
+
+    /// Resolves when the session is revoked (a drain does not count).
+    pub fn revoked(&self) -> Wait<'_> {
+        self.stop.wait_revoked()
     }
 }
 

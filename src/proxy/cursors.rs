@@ -9,20 +9,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use bson::RawDocument;
 use dashmap::DashMap;
-
-/// Reads `cursor.id` and `cursor.ns` out of a reply body, if it carries a cursor.
-pub fn cursor_of(body: &RawDocument) -> Option<(i64, &str)> {
-    let cursor = body.get_document("cursor").ok()?;
-    let id = match cursor.get("id").ok()?? {
-        bson::RawBsonRef::Int64(v) => v,
-        bson::RawBsonRef::Int32(v) => i64::from(v),
-        _ => return None,
-    };
-    let ns = cursor.get_str("ns").unwrap_or("");
-    Some((id, ns))
-}
 
 /// Who owns a cursor: "authdb.user" (shared per session, so recording is cheap).
 pub type Owner = Arc<str>;
@@ -100,16 +87,6 @@ impl CursorRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bson::rawdoc;
-
-    #[test]
-    fn reads_int64_and_int32_ids() {
-        let d = rawdoc! {"cursor": {"id": 42_i64, "ns": "a.b", "firstBatch": []}, "ok": 1.0};
-        assert_eq!(cursor_of(&d), Some((42, "a.b")));
-        let d = rawdoc! {"cursor": {"id": 7_i32, "ns": "a.b"}, "ok": 1.0};
-        assert_eq!(cursor_of(&d), Some((7, "a.b")));
-        assert_eq!(cursor_of(&rawdoc! {"ok": 1.0}), None);
-    }
 
     #[test]
     fn cursors_belong_to_their_user_and_expire() {

@@ -10,12 +10,14 @@ pub mod control;
 pub mod cursors;
 pub mod filter;
 pub mod handshake;
+pub mod inspect;
 pub mod io;
 pub mod policy;
 pub mod replies;
 pub mod replset;
 pub mod route;
 pub mod session;
+pub mod signal;
 pub mod sni;
 pub mod stats;
 pub mod upstream;
@@ -170,6 +172,10 @@ impl Running {
     /// Stops accepting, asks sessions to finish, waits up to `drain` for them.
     pub async fn shutdown(&self, drain: Duration) {
         let _ = self.stop.send(true);
+        // Sessions registered after this pass see the flag themselves (accept::serve).
+        for s in self.shared.sessions.iter() {
+            s.value().drain();
+        }
         let wait = async {
             while self.shared.active.load(Ordering::Acquire) > 0 {
                 let notified = self.shared.idle.notified();

@@ -16,11 +16,13 @@ use tracing::{debug, info, warn};
 
 use super::auth::Conversation;
 use super::control::SessionHandle;
-use super::cursors::{cursor_of, Owner};
+use super::cursors::Owner;
 use super::filter;
+use super::inspect;
 use super::io::{read_frame, FrameError, Stream};
 use super::replies::{self, ErrorReply, ReplyTo};
 use super::route::{self, ReplyFilter, Route};
+use super::signal::Stop;
 use super::stats::Stats;
 use super::upstream::{Cluster, UpstreamConn, UpstreamError};
 use super::Shared;
@@ -99,17 +101,26 @@ impl Session {
 
     /// Serves the client until it leaves, breaks the protocol, or the proxy stops.
     pub async fn run(mut self) {
-        let mut shutdown = self.shared.shutdown.clone();
         let handle = self.handle.clone();
+        // One idle timer per connection, pushed back after each message: pushing a
+        // deadline later is lock-free in tokio, registering a new timer is not.
+        let mut idle = self
+            .shared
+            .idle_timeout
+            .map(|d| Box::pin(tokio::time::sleep(d)));
         loop {
             // One snapshot of the upstream's limits per message, for reading and decoding.
             let limits = self.info.cluster.info().limits();
             let max = limits.max_message_size;
             let frame = tokio::select! {
+                // A stop is seen before more input, so a drain does not serve new messages.
+                biased;
+                stop = handle.stopped() => match self.finish_started(stop, max).await {
+                    Some(f) => f,
+                    None => break,
+                },
                 f = read_frame(&mut self.client, &mut self.buf, max) => f,
-                _ = shutdown.changed() => break,
-                _ = handle.revoked() => break,
-                _ = idle(self.shared.idle_timeout) => {
+                _ = expire(&mut idle) => {
                     debug!(conn.id = self.info.id, "idle timeout; closing connection");
                     break;
                 }
@@ -122,9 +133,29 @@ impl Session {
             if flow == Flow::Close {
                 break;
             }
+            if let (Some(timer), Some(d)) = (idle.as_mut(), self.shared.idle_timeout) {
+                timer.as_mut().reset(tokio::time::Instant::now() + d);
+            }
         }
         let _ = self.client.shutdown().await;
         debug!(conn.id = self.info.id, "session closed");
+    }
+
+    /// On a drain, a message the client had started sending is still read and served
+    /// (its first bytes are already in the buffer); a revocation closes at once.
+    async fn finish_started(
+        &mut self,
+        stop: Stop,
+        max: usize,
+    ) -> Option<Result<Option<(wire::Header, Bytes)>, FrameError>> {
+        if stop == Stop::Revoked || self.buf.is_empty() {
+            return None;
+        }
+        let handle = self.handle.clone();
+        tokio::select! {
+            f = read_frame(&mut self.client, &mut self.buf, max) => Some(f),
+            _ = handle.revoked() => None,
+        }
     }
 
     async fn on_bad_frame(&mut self, e: FrameError) -> Flow {
@@ -300,9 +331,7 @@ impl Session {
                 Err(e) => return self.upstream_lost(msg, to, e).await,
             };
             let replied_at = Instant::now();
-            let more = self.inspect_reply(&frame, closing);
-            // After a step-down the next request must find the new primary.
-            let stale = super::replset::lost_primary(&frame);
+            let (more, stale) = self.inspect_reply(&frame, closing);
             let frame = match filter {
                 ReplyFilter::None => frame,
                 _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
@@ -336,27 +365,30 @@ impl Session {
             .observe_proxy(total.saturating_sub(upstream));
     }
 
-    /// Reads the cursor id out of a reply; returns whether more replies follow (exhaust).
-    /// The cheap peek covers what servers send; anything unusual takes the full decoder.
-    fn inspect_reply(&mut self, frame: &Bytes, closing: Option<i64>) -> bool {
-        if let Some(p) = wire::peek_reply(frame) {
-            if let Some((id, ns)) = cursor_of(p.body) {
+    /// Reads the cursor id out of a reply; returns whether more replies follow (exhaust)
+    /// and whether the server stopped being the primary (the next request must find the
+    /// new one). The one-pass peek covers what servers send; anything unusual takes the
+    /// full decoder.
+    fn inspect_reply(&mut self, frame: &Bytes, closing: Option<i64>) -> (bool, bool) {
+        if let Some(f) = inspect::peek(frame) {
+            if let Some((id, ns)) = f.cursor {
                 self.observe_cursor(id, ns, closing);
             }
-            return p.more_to_come;
+            return (f.more_to_come, f.not_primary);
         }
         let limits = self.info.cluster.info().limits();
         match wire::decode_reply(frame.clone(), &limits) {
             Ok(wire::Reply::Msg(m)) => {
-                if let Some((id, ns)) = cursor_of(m.body()) {
+                let f = inspect::facts(m.body());
+                if let Some((id, ns)) = f.cursor {
                     self.observe_cursor(id, ns, closing);
                 }
-                m.more_to_come()
+                (m.more_to_come(), f.not_primary)
             }
-            Ok(wire::Reply::Reply(_)) => false,
+            Ok(wire::Reply::Reply(_)) => (false, false),
             Err(e) => {
                 warn!(conn.id = self.info.id, error = %e, "upstream sent a malformed reply");
-                false
+                (false, false)
             }
         }
     }
@@ -418,10 +450,10 @@ fn retryable_label(msg: &OpMsg, err: ErrorReply) -> ErrorReply {
     }
 }
 
-/// Resolves after `limit`, or never when there is none.
-async fn idle(limit: Option<std::time::Duration>) {
-    match limit {
-        Some(d) => tokio::time::sleep(d).await,
+/// Resolves when the idle timer fires, or never when there is none.
+async fn expire(timer: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match timer {
+        Some(t) => t.as_mut().await,
         None => std::future::pending().await,
     }
 }

@@ -7,6 +7,7 @@
 
 mod bsoncheck;
 mod compression;
+pub mod elements;
 mod encode;
 mod error;
 mod header;

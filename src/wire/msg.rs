@@ -303,8 +303,53 @@ fn parse_sequence(
 pub(crate) struct BodyInfo<'a> {
     pub command_name: Range<usize>,
     pub db: Option<Range<usize>>,
-    /// Top-level keys, sorted (requests only).
-    pub keys: Vec<&'a str>,
+    /// Top-level keys (requests only).
+    pub keys: KeySet<'a>,
+}
+
+/// Top-level keys of a body, for the duplicate check: a command has a handful, compared
+/// pairwise without allocating; past `FEW` they are sorted, so a body with thousands of
+/// keys costs n log n, not n squared.
+#[derive(Default)]
+pub(crate) struct KeySet<'a> {
+    few: [&'a str; FEW],
+    n: usize,
+    more: Vec<&'a str>,
+}
+
+const FEW: usize = 16;
+
+impl<'a> KeySet<'a> {
+    fn push(&mut self, key: &'a str) {
+        match self.few.get_mut(self.n) {
+            Some(slot) => {
+                *slot = key;
+                self.n += 1;
+            }
+            None => self.more.push(key),
+        }
+    }
+
+    /// A key that occurs twice, if any. Leaves the spilled keys sorted for `contains`.
+    fn duplicate(&mut self) -> Option<&'a str> {
+        if self.more.is_empty() {
+            let few = self.few.get(..self.n).unwrap_or_default();
+            let mut seen = few.iter().enumerate();
+            return seen.find_map(|(i, k)| few.get(..i)?.contains(k).then_some(*k));
+        }
+        let few = self.few.get(..self.n).unwrap_or_default();
+        self.more.extend_from_slice(few);
+        self.n = 0;
+        self.more.sort_unstable();
+        let w = self.more.windows(2).find(|w| w.first() == w.get(1))?;
+        w.first().copied()
+    }
+
+    /// Whether `key` is one of the keys (after `duplicate`, which sorts the spilled ones).
+    fn contains(&self, key: &str) -> bool {
+        let few = self.few.get(..self.n).unwrap_or_default();
+        few.contains(&key) || self.more.binary_search(&key).is_ok()
+    }
 }
 
 /// Full validation of a command/reply body; for requests also the command rules.
@@ -316,7 +361,7 @@ pub(crate) fn check_body(
     let mut first: Option<Range<usize>> = None;
     let mut db = None;
     let mut db_kind = 0u8;
-    let mut keys = Vec::new();
+    let mut keys = KeySet::default();
     validate_document(body, base, &mut |f: Field<'_>| {
         first.get_or_insert(f.key_range.clone());
         if f.key == "$db" && db.is_none() {
@@ -331,9 +376,7 @@ pub(crate) fn check_body(
     })?;
     let command_name = first.ok_or(WireError::EmptyCommand)?;
     if dir == Direction::Request {
-        keys.sort_unstable();
-        if let Some(w) = keys.windows(2).find(|w| w.first() == w.get(1)) {
-            let key = w.first().copied().unwrap_or_default();
+        if let Some(key) = keys.duplicate() {
             return Err(WireError::DuplicateField(key.to_string()));
         }
         if db.is_none() {
@@ -355,11 +398,15 @@ pub(crate) fn check_body(
 
 /// mongod merges sequences into the body as fields: an identifier may not repeat, nor equal a
 /// body key (it would be a duplicate field).
-fn check_identifiers(bytes: &[u8], seqs: &[SeqInfo], body_keys: &[&str]) -> Result<(), WireError> {
+fn check_identifiers(
+    bytes: &[u8],
+    seqs: &[SeqInfo],
+    body_keys: &KeySet<'_>,
+) -> Result<(), WireError> {
     let mut ids: Vec<&str> = Vec::with_capacity(seqs.len());
     for s in seqs {
         let id = str_at(bytes, &s.identifier);
-        if body_keys.binary_search(&id).is_ok() {
+        if body_keys.contains(id) {
             return Err(WireError::SequenceShadowsField(id.to_string()));
         }
         ids.push(id);

@@ -344,3 +344,29 @@ pub(super) fn raw_doc_bytes(elems: &[Vec<u8>]) -> Vec<u8> {
     d.push(0);
     d
 }
+
+#[test]
+fn duplicates_and_shadowing_are_found_among_many_keys() {
+    // Past 16 keys the duplicate check switches from pairwise to sorted; both must agree.
+    for n in [3usize, 15, 16, 17, 40] {
+        let mut fields = vec![elem_str("insert", "c"), elem_str("$db", "t")];
+        fields.extend((0..n).map(|i| elem_str(&format!("k{i}"), "v")));
+        let ok = raw_doc_bytes(&fields);
+        assert!(decode_msg(raw_msg(0, &section0(&ok))).is_ok(), "{n} keys");
+        let mut dup = fields.clone();
+        dup.push(elem_str(&format!("k{}", n / 2), "again"));
+        assert_eq!(
+            decode_msg(raw_msg(0, &section0(&raw_doc_bytes(&dup)))).err(),
+            Some(WireError::DuplicateField(format!("k{}", n / 2))),
+            "{n} keys"
+        );
+        let d = raw(doc! { "_id": 1 });
+        let mut secs = section0(&ok);
+        secs.extend(section1(&format!("k{}", n - 1), &[d.as_bytes()]));
+        assert_eq!(
+            decode_msg(raw_msg(0, &secs)).err(),
+            Some(WireError::SequenceShadowsField(format!("k{}", n - 1))),
+            "{n} keys"
+        );
+    }
+}
