@@ -4,13 +4,13 @@
 # (client on CPU0; proxy and upstream on CPU1). Prints a table; never asserts numbers.
 #
 #   benches/compare.sh [--quick] [--reps R] [--secs S] [--warmup S] [--clients "1 8 64"]
-#                      [--idle "1000 9000"] [--keep DIR]
+#                      [--idle "1000 9900"] [--keep DIR]
 #   --quick: 1 repetition, 1 s warm-up + 2 s, 8 clients, 1,000 idle connections (CI smoke).
 # Environment: MW_AUTH=0 switches off the SCRAM user with 10 roles (see users_block); mongoward then refuses every command that needs authentication.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-REPS=8 SECS=5 WARMUP=2 CLIENT_SETS="1 8 64" IDLE_SETS="1000 9000" QUICK=0 KEEP=""
+REPS=8 SECS=5 WARMUP=2 CLIENT_SETS="1 8 64" IDLE_SETS="1000 9900" QUICK=0 KEEP=""
 SETUP_SECS=3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,14 +54,14 @@ ensure_haproxy() {
 # Builds the proxy and both bench targets; sets MW, UPSTREAM, LOADGEN to their executables.
 build() {
   log "building (release)"
-  (cd "$REPO" && cargo build --release --bin mongoward --quiet)
-  MW="$REPO/target/release/mongoward"
   local json
-  json=$(cd "$REPO" && cargo build --release --bench fast_upstream --bench loadgen \
+  # One cargo invocation, so the proxy and the bench targets build in parallel.
+  json=$(cd "$REPO" && cargo build --release --bin mongoward --bench fast_upstream --bench loadgen \
     --message-format=json --quiet)
+  MW="$REPO/target/release/mongoward"
   UPSTREAM=$(grep -o '"executable":"[^"]*fast_upstream[^"]*"' <<<"$json" | tail -1 | cut -d'"' -f4)
   LOADGEN=$(grep -o '"executable":"[^"]*loadgen[^"]*"' <<<"$json" | tail -1 | cut -d'"' -f4)
-  [ -x "$UPSTREAM" ] && [ -x "$LOADGEN" ] || { log "bench executables not found"; exit 1; }
+  [ -x "$MW" ] && [ -x "$UPSTREAM" ] && [ -x "$LOADGEN" ] || { log "executables not found"; exit 1; }
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -134,6 +134,9 @@ backend be
 CFG
   {
     printf '[server]\nlisten = ["127.0.0.1:%s"]\n' "$MW_PORT"
+    # One thread, like HAProxy's nbthread 1 (MW_RUNTIME=multi: tokio's work-stealing
+    # scheduler with one worker instead of the single-threaded one).
+    [ "${MW_RUNTIME:-current}" = multi ] || printf 'worker_threads = 1\n'
     printf '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' "$W/certs/server.pem" "$W/certs/server-key.pem"
     printf '[[clusters]]\nname = "default"\nuri = "mongodb://127.0.0.1:%s"\n' "$UP_PORT"
     access_list

@@ -10,6 +10,8 @@
 #
 #   benches/profile.sh [--clients N] [--secs S] [--no-callgrind] [--out DIR]
 # Prints a summary; the raw perf and callgrind files stay in DIR (default: a temp dir).
+# mongoward runs as in compare.sh: worker_threads = 1, the single-threaded runtime (under
+# valgrind, which runs one thread at a time, the work-stealing one is very slow).
 set -euo pipefail
 
 P_CLIENTS=8 P_SECS=5 P_CALLGRIND=1 P_OUT=""

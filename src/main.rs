@@ -289,10 +289,7 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(config.file.server.worker_threads) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start runtime: {e}");
@@ -300,6 +297,23 @@ fn run(path: PathBuf) -> ExitCode {
         }
     };
     runtime.block_on(serve(config))
+}
+
+/// `server.worker_threads`: one thread gets tokio's single-threaded scheduler (no
+/// cross-thread wake-ups on the message path); otherwise the work-stealing one.
+fn build_runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
 }
 
 async fn serve(config: Config) -> ExitCode {

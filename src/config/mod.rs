@@ -114,6 +114,11 @@ pub struct ServerConfig {
     /// Load balancers allowed to send PROXY headers; anyone else is disconnected.
     #[serde(default)]
     pub proxy_protocol_trusted: Vec<String>,
+    /// Threads serving connections: absent = one per CPU. 1 runs everything on one
+    /// thread (no work stealing, the lowest per-message overhead; one core's worth of
+    /// throughput). Read at startup only.
+    #[serde(default)]
+    pub worker_threads: Option<usize>,
 }
 
 /// `server.on_revoke`.
@@ -227,6 +232,12 @@ impl Config {
             return Err(invalid(
                 "server.listen",
                 "at least one listener is required".into(),
+            ));
+        }
+        if matches!(file.server.worker_threads, Some(n) if n == 0 || n > 1024) {
+            return Err(invalid(
+                "server.worker_threads",
+                "must be between 1 and 1024 (leave it out for one per CPU)".into(),
             ));
         }
         let mut warnings = Vec::new();

@@ -88,3 +88,16 @@ fn upstream_tls_needs_a_ca_and_service_user_needs_a_password() {
         .to_string()
         .contains("service user"));
 }
+
+#[test]
+fn worker_threads_must_be_positive() {
+    let with = |n: &str| MINIMAL.replace("[tls]", &format!("worker_threads = {n}\n[tls]"));
+    assert_eq!(
+        parse(&with("1")).unwrap().file.server.worker_threads,
+        Some(1)
+    );
+    assert_eq!(parse(MINIMAL).unwrap().file.server.worker_threads, None);
+    let err = parse(&with("0")).unwrap_err().to_string();
+    assert!(err.contains("server.worker_threads"), "{err}");
+    assert!(parse(&with("-1")).is_err());
+}

@@ -109,7 +109,14 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             *buf = BytesMut::new();
         }
         buf.reserve(need.max(MIN_READ));
-        if reader.read_buf(buf).await? == 0 {
+        let n = match reader.read_buf(buf).await {
+            Ok(n) => n,
+            // Many drivers close the socket without a TLS close_notify; between messages
+            // that is an ordinary goodbye, not an error.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
             return if buf.is_empty() {
                 Ok(None)
             } else {
@@ -141,3 +148,6 @@ fn take_frame(buf: &mut BytesMut, max: usize) -> Result<Ready, FrameError> {
     }
     Ok(Ready::Frame(header, buf.split_to(len).freeze()))
 }
+
+#[cfg(test)]
+mod tests;
