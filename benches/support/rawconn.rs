@@ -12,7 +12,11 @@ use bson::{rawdoc, Binary, RawDocumentBuf};
 use bytes::BytesMut;
 use mongodb::options::{ConnectionString, HostInfo, ServerAddress, Tls};
 use mongoward::gates::credentials::Mechanism;
-use mongoward::gates::scram::ScramClient;
+use mongoward::gates::scram::{KeyCache, ScramClient};
+
+/// Keys derived once per process, as a driver's connection pool keeps them: the
+/// load generator measures the proxy's set-up cost, not its own PBKDF2.
+static KEYS: std::sync::LazyLock<KeyCache> = std::sync::LazyLock::new(KeyCache::default);
 use mongoward::proxy::io::{read_frame, Stream};
 use mongoward::wire::{self, Limits};
 use rustls::pki_types::ServerName;
@@ -185,7 +189,7 @@ impl Conn {
         let conv = r.get_i32("conversationId").map_err(|e| e.to_string())?;
         let server_first = r.get_binary("payload").map_err(|e| e.to_string())?.bytes;
         let fin = client
-            .client_final(server_first)
+            .client_final_cached(server_first, &KEYS)
             .map_err(|e| e.to_string())?;
         let cont =
             rawdoc! {"saslContinue": 1, "conversationId": conv, "payload": bin(fin), "$db": source};

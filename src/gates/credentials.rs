@@ -262,6 +262,7 @@ impl ScramCredential {
 
 /// ClientKey and ServerKey derived from a salted password; shared by
 /// credential derivation and the SCRAM client.
+#[derive(Clone)]
 pub(crate) struct ClientKeys {
     pub(crate) client_key: Vec<u8>,
     pub(crate) server_key: Vec<u8>,

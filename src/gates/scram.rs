@@ -18,7 +18,7 @@
 mod client;
 mod parse;
 
-pub use client::ScramClient;
+pub use client::{KeyCache, ScramClient};
 
 use crate::gates::credentials::{CredentialError, Mechanism, ScramCredential};
 use base64::engine::general_purpose::STANDARD as B64;

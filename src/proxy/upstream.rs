@@ -138,6 +138,7 @@ impl Cluster {
                     user: user.clone(),
                     source: uri.auth_source.clone(),
                     password: password.clone(),
+                    keys: Default::default(),
                 }),
                 _ => None,
             },

@@ -9,7 +9,8 @@ use bson::{rawdoc, spec::BinarySubtype, Binary, RawDocument, RawDocumentBuf};
 use super::upstream::{UpstreamConn, UpstreamError};
 use crate::config::ServicePassword;
 use crate::gates::credentials::Mechanism;
-use crate::gates::scram::ScramClient;
+use crate::gates::scram::{KeyCache, ScramClient};
+use std::sync::Arc;
 
 /// The service login of one cluster.
 #[derive(Clone, Debug)]
@@ -17,6 +18,9 @@ pub struct ServiceLogin {
     pub user: String,
     pub source: String,
     pub password: ServicePassword,
+    /// PBKDF2 output for this password, shared by the cluster's upstream connections:
+    /// without it every client connection would pay a full key derivation upstream.
+    pub keys: Arc<KeyCache>,
 }
 
 impl ServiceLogin {
@@ -91,7 +95,7 @@ pub async fn login(
     }
     let conversation = reply.get_i32("conversationId").unwrap_or(1);
     let proof = client
-        .client_final(&payload(&reply)?)
+        .client_final_cached(&payload(&reply)?, &login.keys)
         .map_err(|e| auth_error("server-first", e))?;
     let mut reply = conn
         .command(rawdoc! {

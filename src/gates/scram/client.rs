@@ -6,6 +6,7 @@ use super::{xor, ScramError, MIN_NONCE_BYTES};
 use crate::gates::credentials::{ClientKeys, Mechanism, MIN_ITERATIONS};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 /// Highest iteration count the client will run. mongod's defaults are
@@ -77,6 +78,24 @@ impl ScramClient {
 
     /// Answers the server-first message with client-final (proof included).
     pub fn client_final(&mut self, server_first: &[u8]) -> Result<Vec<u8>, ScramError> {
+        self.client_final_with(server_first, None)
+    }
+
+    /// As `client_final`, reusing the keys `cache` holds for the same password, salt and
+    /// iteration count instead of running PBKDF2 again.
+    pub fn client_final_cached(
+        &mut self,
+        server_first: &[u8],
+        cache: &KeyCache,
+    ) -> Result<Vec<u8>, ScramError> {
+        self.client_final_with(server_first, Some(cache))
+    }
+
+    fn client_final_with(
+        &mut self,
+        server_first: &[u8],
+        cache: Option<&KeyCache>,
+    ) -> Result<Vec<u8>, ScramError> {
         if self.server_signature.is_some() {
             return Err(ScramError::InvalidState);
         }
@@ -94,7 +113,17 @@ impl ScramClient {
             return Err(ScramError::IterationCountTooHigh(first.iterations));
         }
         let m = self.mechanism;
-        let keys = ClientKeys::new(m, &self.prepared_password, &first.salt, first.iterations);
+        let derive = || ClientKeys::new(m, &self.prepared_password, &first.salt, first.iterations);
+        let keys = match cache {
+            Some(c) => c.get_or(
+                m,
+                &self.prepared_password,
+                &first.salt,
+                first.iterations,
+                derive,
+            ),
+            None => derive(),
+        };
         let without_proof = format!("c={CHANNEL_BINDING_NONE},r={}", first.nonce);
         // as_text succeeded inside parse_server_first, so this is the same text.
         let server_first_text = parse::as_text(server_first)?;
@@ -122,5 +151,66 @@ impl ScramClient {
         } else {
             Err(ScramError::ServerSignatureMismatch)
         }
+    }
+}
+
+/// The client keys for the last salt and iteration count a server sent, kept as drivers
+/// keep them: PBKDF2 is most of the cost of a SCRAM login, and the salt and count change
+/// only when the password does. One cache per login identity (user and password); the
+/// lock is taken once per login, never on the message path.
+#[derive(Default)]
+pub struct KeyCache(Mutex<Option<CachedKeys>>);
+
+struct CachedKeys {
+    mechanism: Mechanism,
+    prepared_password: Vec<u8>,
+    salt: Vec<u8>,
+    iterations: u32,
+    keys: ClientKeys,
+}
+
+// Password equivalents inside: never print them.
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCache(..)")
+    }
+}
+
+impl KeyCache {
+    fn get_or(
+        &self,
+        m: Mechanism,
+        prepared: &[u8],
+        salt: &[u8],
+        iterations: u32,
+        derive: impl FnOnce() -> ClientKeys,
+    ) -> ClientKeys {
+        let hit = |c: &CachedKeys| {
+            c.mechanism == m
+                && c.iterations == iterations
+                && c.salt == salt
+                && bool::from(c.prepared_password.ct_eq(prepared))
+        };
+        if let Ok(guard) = self.0.lock() {
+            if let Some(c) = guard.as_ref().filter(|c| hit(c)) {
+                return c.keys.clone();
+            }
+        }
+        let keys = derive();
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some(CachedKeys {
+                mechanism: m,
+                prepared_password: prepared.to_vec(),
+                salt: salt.to_vec(),
+                iterations,
+                keys: keys.clone(),
+            });
+        }
+        keys
+    }
+
+    /// Whether keys are held (for tests and diagnostics; says nothing about them).
+    pub fn is_warm(&self) -> bool {
+        self.0.lock().map(|g| g.is_some()).unwrap_or(false)
     }
 }

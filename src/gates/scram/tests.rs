@@ -389,3 +389,38 @@ fn fake_credential_cannot_verify_even_with_its_own_keys() {
     server.user_exists = false;
     assert_eq!(server.finish(&fin), Err(ScramError::AuthenticationFailed));
 }
+
+/// Drivers keep the PBKDF2 result between logins; so do the proxy's upstream logins and
+/// the load generator. A cached login must be as valid as a fresh one, and a new salt
+/// (the password changed) must not reuse the old keys.
+#[test]
+fn cached_client_keys_log_in_and_follow_a_new_salt() {
+    let m = Mechanism::ScramSha256;
+    let cache = KeyCache::default();
+    let login = |cred: &ScramCredential, password: &str| -> Result<(), ScramError> {
+        let (mut client, first) = ScramClient::new(m, "u", password, &[1u8; 24])?;
+        let stored = Some(cred.clone());
+        let (mut server, server_first) =
+            ScramServer::start(m, &first, |_| stored, &[2u8; 24], SECRET)?;
+        server.set_skip_empty_exchange(true);
+        let fin = client.client_final_cached(&server_first, &cache)?;
+        let reply = server.step(&fin)?;
+        client.verify_server_final(&reply.payload)
+    };
+    let cred = cred(m, "u", "pw-one");
+    assert!(!cache.is_warm());
+    assert_eq!(login(&cred, "pw-one"), Ok(()));
+    assert!(cache.is_warm());
+    assert_eq!(login(&cred, "pw-one"), Ok(()), "from the cache");
+    assert!(
+        login(&cred, "wrong").is_err(),
+        "another password is not served from the cache"
+    );
+    let other_salt = ScramCredential::derive(m, "u", "pw-two", &[7u8; 28], 4096)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        login(&other_salt, "pw-two"),
+        Ok(()),
+        "new salt: derived again"
+    );
+}
