@@ -125,6 +125,18 @@ async fn wait_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
     None
 }
 
+/// The upstream's host:port, for the relay to connect to.
+fn upstream_addr(upstream: &Upstream) -> SocketAddr {
+    upstream
+        .uri
+        .trim_start_matches("mongodb://")
+        .split(['/', '?'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Logs in and sends the slow find without waiting for its reply.
 async fn send_slow_find(bin: &Binary) -> RawClient {
     let mut c = RawClient::connect(bin.addr, &bin.ca).await;
@@ -142,14 +154,7 @@ async fn send_slow_find(bin: &Binary) -> RawClient {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_finishes_the_in_flight_command_and_exits_zero() {
     let upstream = Upstream::start();
-    let up: SocketAddr = upstream
-        .uri
-        .trim_start_matches("mongodb://")
-        .split(['/', '?'])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let up = upstream_addr(&upstream);
     let relay = slow_relay(up, Duration::from_millis(1500)).await;
     let mut bin = start_binary(&format!("mongodb://{relay}/?directConnection=true"), 10).await;
     let mut c = send_slow_find(&bin).await;
@@ -230,14 +235,7 @@ async fn sigterm_completes_a_half_received_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_sigint_exits_at_once() {
     let upstream = Upstream::start();
-    let up: SocketAddr = upstream
-        .uri
-        .trim_start_matches("mongodb://")
-        .split(['/', '?'])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let up = upstream_addr(&upstream);
     let relay = slow_relay(up, Duration::from_secs(20)).await;
     let mut bin = start_binary(&format!("mongodb://{relay}/?directConnection=true"), 60).await;
     let _c = send_slow_find(&bin).await;

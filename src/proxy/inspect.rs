@@ -54,11 +54,6 @@ pub fn facts(body: &RawDocument) -> ReplyFacts<'_> {
     f
 }
 
-/// `cursor.id` and `cursor.ns` out of a reply body, if it carries a cursor.
-pub fn cursor_of(body: &RawDocument) -> Option<(i64, &str)> {
-    facts(body).cursor
-}
-
 fn cursor_fields(cursor: &RawDocument) -> Option<(i64, &str)> {
     let mut id = None;
     let mut ns = "";
@@ -95,11 +90,11 @@ mod tests {
     fn reads_int64_and_int32_ids() {
         let d =
             rawdoc! {"cursor": {"firstBatch": [{"_id": 1}], "id": 42_i64, "ns": "a.b"}, "ok": 1.0};
-        assert_eq!(cursor_of(&d), Some((42, "a.b")));
+        assert_eq!(facts(&d).cursor, Some((42, "a.b")));
         let d = rawdoc! {"cursor": {"id": 7_i32, "ns": "a.b"}, "ok": 1.0};
-        assert_eq!(cursor_of(&d), Some((7, "a.b")));
-        assert_eq!(cursor_of(&rawdoc! {"ok": 1.0}), None);
-        assert_eq!(cursor_of(&rawdoc! {"cursor": {"id": "x"}}), None);
+        assert_eq!(facts(&d).cursor, Some((7, "a.b")));
+        assert_eq!(facts(&rawdoc! {"ok": 1.0}).cursor, None);
+        assert_eq!(facts(&rawdoc! {"cursor": {"id": "x"}}).cursor, None);
     }
 
     #[test]
@@ -117,7 +112,9 @@ mod tests {
     fn flags_come_from_the_frame() {
         let body = rawdoc! {"cursor": {"id": 3_i64, "ns": "a.b", "nextBatch": []}, "ok": 1.0};
         let exhaust = wire::encode_op_msg(1, 2, wire::FLAG_MORE_TO_COME, &body);
-        let f = peek(&exhaust).expect("an OP_MSG");
+        let Some(f) = peek(&exhaust) else {
+            panic!("an OP_MSG")
+        };
         assert!(f.more_to_come);
         assert_eq!(f.cursor, Some((3, "a.b")));
         assert!(peek(b"not a frame").is_none());

@@ -9,7 +9,7 @@ use super::session::Session;
 use crate::authz::classify::{Kind, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
-use crate::wire::{DocSequence, OpMsg, OpQuery};
+use crate::wire::{DocSequence, Documents, OpMsg, OpQuery};
 
 /// The decision for one command.
 pub enum Route {
@@ -35,10 +35,10 @@ pub enum ReplyFilter {
 pub struct MsgSequences<'a>(pub &'a OpMsg);
 
 impl<'a> Sequences<'a> for MsgSequences<'a> {
-    type Iter = Box<dyn Iterator<Item = &'a RawDocument> + 'a>;
+    type Iter = Documents<'a>;
     fn documents(&self, identifier: &str) -> Option<Self::Iter> {
         let seq: DocSequence<'a> = self.0.sequence(identifier)?;
-        Some(Box::new(seq.documents()))
+        Some(seq.documents())
     }
 }
 

@@ -20,7 +20,7 @@ pub enum Stop {
     Revoked,
 }
 
-const RUNNING: u8 = 0;
+// 0: running (the default).
 const DRAIN: u8 = 1;
 const REVOKED: u8 = 2;
 
@@ -44,11 +44,7 @@ impl StopSignal {
 
     /// The stop asked for so far, if any.
     pub fn raised(&self) -> Option<Stop> {
-        match self.state.load(Ordering::Acquire) {
-            RUNNING => None,
-            DRAIN => Some(Stop::Drain),
-            _ => Some(Stop::Revoked),
-        }
+        self.reached(DRAIN)
     }
 
     /// Resolves once a stop has been raised (at once if it already was).
@@ -68,8 +64,11 @@ impl StopSignal {
     }
 
     fn reached(&self, at_least: u8) -> Option<Stop> {
-        self.raised()
-            .filter(|_| self.state.load(Ordering::Acquire) >= at_least)
+        match self.state.load(Ordering::Acquire) {
+            s if s < at_least => None,
+            DRAIN => Some(Stop::Drain),
+            _ => Some(Stop::Revoked),
+        }
     }
 }
 

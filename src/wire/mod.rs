@@ -25,7 +25,7 @@ pub use encode::{
 pub use error::WireError;
 pub use header::{frame_length, min_message_len, Header};
 pub use msg::{
-    DocSequence, OpMsg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
+    DocSequence, Documents, OpMsg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
     MAX_SEQUENCES,
 };
 pub use peek::{peek_reply, ReplyPeek};

@@ -76,17 +76,28 @@ impl<'a> DocSequence<'a> {
 
     /// The documents in order. Their framing was checked at decode time; their contents were not
     /// (the upstream validates them).
-    pub fn documents(&self) -> impl Iterator<Item = &'a RawDocument> + 'a {
-        let mut rest = self.docs;
-        std::iter::from_fn(move || {
-            let len = read_array::<4>(rest, 0, "document length")
-                .map(i32::from_le_bytes)
-                .ok()
-                .and_then(|l| usize::try_from(l).ok())?;
-            let doc = rest.get(..len)?;
-            rest = rest.get(len..)?;
-            RawDocument::from_bytes(doc).ok()
-        })
+    pub fn documents(&self) -> Documents<'a> {
+        Documents { rest: self.docs }
+    }
+}
+
+/// Iterator of [`DocSequence::documents`]: a named type, so callers can hold it without
+/// boxing (the authorization path reads a sequence per write command).
+pub struct Documents<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Documents<'a> {
+    type Item = &'a RawDocument;
+
+    fn next(&mut self) -> Option<&'a RawDocument> {
+        let len = read_array::<4>(self.rest, 0, "document length")
+            .map(i32::from_le_bytes)
+            .ok()
+            .and_then(|l| usize::try_from(l).ok())?;
+        let doc = self.rest.get(..len)?;
+        self.rest = self.rest.get(len..)?;
+        RawDocument::from_bytes(doc).ok()
     }
 }
 

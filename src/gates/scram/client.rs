@@ -209,8 +209,9 @@ impl KeyCache {
         keys
     }
 
-    /// Whether keys are held (for tests and diagnostics; says nothing about them).
-    pub fn is_warm(&self) -> bool {
+    /// Whether keys are held (says nothing about them).
+    #[cfg(test)]
+    pub(crate) fn is_warm(&self) -> bool {
         self.0.lock().map(|g| g.is_some()).unwrap_or(false)
     }
 }
