@@ -282,7 +282,7 @@ async fn sqlite_users_and_entries_follow_the_store() {
 
     // A temporary entry admits until its deleteAfterDate, then closes on its own.
     store
-        .apply(vec![entry(&gid, "127.0.0.3/32", Some(rfc3339_in(2)))])
+        .apply(vec![entry(&gid, "127.0.0.3/32", Some(rfc3339_in(5)))])
         .await
         .unwrap();
     let ca = certs.ca.clone();
