@@ -335,3 +335,55 @@ fn bad_cluster_records_are_refused_with_a_reason() {
         .unwrap_err()
         .contains("ip:port"));
 }
+
+#[test]
+fn the_data_plane_policy_routes_each_cluster_to_its_project() {
+    use crate::config::OnRevoke;
+    use crate::proxy::policy::Policy;
+    let g = ProjectRecords {
+        project: Some(project(G)),
+        id: G.into(),
+        clusters: vec![cluster(G, "g1", 1), cluster(G, "g2", 1)],
+        users: vec![user(G, "alice", &[("read", "app")])],
+        entries: vec![entry(G, "10.0.0.0/8", None)],
+        ..ProjectRecords::default()
+    };
+    let h = ProjectRecords {
+        project: Some(project(H)),
+        id: H.into(),
+        clusters: vec![cluster(H, "h1", 2)],
+        entries: vec![entry(H, "172.16.0.0/12", None)],
+        ..ProjectRecords::default()
+    };
+    let out = compile(&[g, h], &opts(), NOW);
+    let policy = Policy::from_projects(out.desired.projects, OnRevoke::Close, 7);
+    assert_eq!(policy.generation, 7);
+    assert!(policy.has_cluster("g2") && policy.has_cluster("h1"));
+    assert!(
+        !policy.has_cluster("deleted"),
+        "store mode has no fallback project"
+    );
+    let allowed =
+        |c: &str, a: &str| matches!(policy.access(c).check(ip(a), NOW), Decision::Allow { .. });
+    assert!(allowed("g1", "10.0.0.1") && !allowed("g1", "172.16.0.1"));
+    assert!(allowed("h1", "172.16.0.1") && !allowed("h1", "10.0.0.1"));
+    assert!(
+        !allowed("deleted", "10.0.0.1"),
+        "an unknown cluster refuses everyone"
+    );
+    assert_eq!(policy.users("g1").len(), 1);
+    assert_eq!(policy.users("h1").len(), 0);
+    assert_eq!(policy.totals(), (1, 0, 2));
+    // One project behind a listener: the gate runs on accept; two: after the SNI name.
+    assert_eq!(
+        policy
+            .common_project(["g1", "g2"].into_iter())
+            .map(|p| p.id.as_str()),
+        Some(G)
+    );
+    assert!(policy.common_project(["g1", "h1"].into_iter()).is_none());
+    assert!(policy
+        .common_project(["g1", "deleted"].into_iter())
+        .is_none());
+    assert!(policy.common_project(std::iter::empty()).is_none());
+}
