@@ -201,7 +201,7 @@ impl Session {
             mechanism.name(),
             Err(reason),
         );
-        self.shared.auditor.emit(event);
+        self.audit(event);
         if let Ok(mut t) = self.shared.throttle.lock() {
             t.record_failure(
                 conv.server.username(),
@@ -246,7 +246,7 @@ impl Session {
             mechanism.name(),
             Ok(()),
         );
-        self.shared.auditor.emit(event);
+        self.audit(event);
         if conv.speculative {
             Stats::inc(&self.shared.stats.auth_speculative);
         }

@@ -69,7 +69,7 @@ async fn hello(session: &mut Session, body: &RawDocument, name: &str) -> RawDocu
     if !req.compression.is_empty() || session.compressors.is_empty() {
         session.compressors = handshake::negotiate(&req.compression);
     }
-    let info = session.info.cluster.info();
+    let info = session.client_info();
     let now = bson::DateTime::now().timestamp_millis();
     let mut doc = handshake::hello_reply(
         &req,
@@ -188,7 +188,7 @@ impl Session {
             .unwrap_or_default();
         tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
         let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, false);
-        self.shared.auditor.emit(event);
+        self.audit(event);
     }
 
     /// Counts an allowed command; audits it only when `audit.log_allowed` selects it.
@@ -204,7 +204,7 @@ impl Session {
             .wants_allowed(who.users.first(), db, name)
         {
             let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, true);
-            self.shared.auditor.emit(event);
+            self.audit(event);
         }
     }
 }

@@ -6,12 +6,14 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bson::RawDocumentBuf;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
+use tokio::time::Sleep;
 use tracing::{debug, info, warn};
 
 use super::auth::Conversation;
@@ -24,11 +26,18 @@ use super::replies::{self, ErrorReply, ReplyTo};
 use super::route::{self, ReplyFilter, Route};
 use super::signal::Stop;
 use super::stats::Stats;
-use super::upstream::{Cluster, UpstreamConn, UpstreamError};
+use super::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
+use super::wait::{max_time_ms, reply_limit, Waited, Watch, PATIENCE};
 use super::Shared;
 use crate::gates::users::User;
 use crate::ops::metrics::counters::ClusterCounters;
+use crate::ops::ratelimit::LogLimit;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
+
+/// Warnings per second for events a misbehaving peer can repeat at will.
+static UPSTREAM_CONNECT_LOG: LogLimit = LogLimit::per_second(5);
+static UPSTREAM_TIMEOUT_LOG: LogLimit = LogLimit::per_second(5);
+static MALFORMED_LOG: LogLimit = LogLimit::per_second(10);
 
 /// Whether the loop goes on after a message.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,6 +79,11 @@ pub struct Session {
     received_at: Instant,
     /// This cluster's upstream counters (looked up once, not per message).
     cluster_stats: Arc<ClusterCounters>,
+    /// Deadline of waits on the upstream; one per session, only ever pushed later on the
+    /// fast path (see `wait`).
+    wait_timer: Option<Pin<Box<Sleep>>>,
+    /// Audit events waiting for queue space (`on_full = "block"` only).
+    audit_backlog: Vec<crate::ops::audit::AuditEvent>,
 }
 
 impl Session {
@@ -96,6 +110,8 @@ impl Session {
             lsids: HashSet::new(),
             received_at: Instant::now(),
             cluster_stats,
+            wait_timer: None,
+            audit_backlog: Vec::new(),
         }
     }
 
@@ -109,8 +125,12 @@ impl Session {
             .idle_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
         loop {
-            // One snapshot of the upstream's limits per message, for reading and decoding.
-            let limits = self.info.cluster.info().limits();
+            // One snapshot of the upstream's limits per message, for reading and decoding,
+            // under the proxy's own cap (`server.max_message_size_bytes`).
+            let limits = capped_limits(
+                self.info.cluster.info().limits(),
+                self.shared.max_message_size,
+            );
             let max = limits.max_message_size;
             let frame = tokio::select! {
                 // A stop is seen before more input, so a drain does not serve new messages.
@@ -130,6 +150,9 @@ impl Session {
                 Ok(Some((header, bytes))) => self.on_frame(header, bytes, &limits).await,
                 Err(e) => self.on_bad_frame(e).await,
             };
+            if !self.audit_backlog.is_empty() {
+                self.flush_audit_backlog().await;
+            }
             if flow == Flow::Close {
                 break;
             }
@@ -159,7 +182,9 @@ impl Session {
     }
 
     async fn on_bad_frame(&mut self, e: FrameError) -> Flow {
-        warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "refused message; closing connection");
+        if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
+            warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "refused message; closing connection");
+        }
         if let FrameError::Rejected { header, error } = &e {
             let to = ReplyTo {
                 op_code: header.op_code,
@@ -184,7 +209,9 @@ impl Session {
             Ok(Request::Query(q)) => self.on_query(q).await,
             Err(e) => {
                 Stats::inc(&self.shared.stats.malformed);
-                warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "malformed message; closing connection");
+                if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
+                    warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "malformed message; closing connection");
+                }
                 let to = ReplyTo {
                     op_code: header.op_code,
                     request_id: header.request_id,
@@ -240,6 +267,30 @@ impl Session {
         Flow::Continue
     }
 
+    /// The upstream's hello facts as clients are told them (under the message-size cap).
+    pub(super) fn client_info(&self) -> Arc<UpstreamInfo> {
+        let info = self.info.cluster.info();
+        match info.capped(self.shared.max_message_size) {
+            Some(capped) => Arc::new(capped),
+            None => info,
+        }
+    }
+
+    /// Records an audit event from the message path. With `on_full = "block"` and a full
+    /// queue the event waits here and the loop sends it before reading the next message.
+    pub(super) fn audit(&mut self, event: crate::ops::audit::AuditEvent) {
+        if let Err(event) = self.shared.auditor.try_emit(event) {
+            self.audit_backlog.push(*event);
+        }
+    }
+
+    /// Sends the events `audit` had to keep, waiting for queue space.
+    async fn flush_audit_backlog(&mut self) {
+        for event in std::mem::take(&mut self.audit_backlog) {
+            self.shared.auditor.emit_blocking(event).await;
+        }
+    }
+
     /// Where this connection is, for audit events.
     pub(super) fn audit_ctx(&self) -> crate::ops::audit::ConnCtx {
         crate::ops::audit::ConnCtx {
@@ -266,28 +317,66 @@ impl Session {
     }
 
     async fn write_client(&mut self, bytes: &[u8]) {
-        // A client that vanished surfaces as a read error on the next loop turn.
-        if self.client.write_all(bytes).await.is_ok() {
-            let _ = self.client.flush().await;
+        // A client that vanished surfaces as a read error on the next loop turn; one
+        // that stops reading is still closed by a revocation (the loop then sees it).
+        let write = async {
+            if self.client.write_all(bytes).await.is_ok() {
+                let _ = self.client.flush().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = write => {}
+            _ = self.handle.revoked() => {}
         }
     }
 
-    async fn upstream(&mut self) -> Result<&mut UpstreamConn, ErrorReply> {
-        if self.upstream.is_none() {
-            let stats = self.shared.stats.clone();
-            let counters = self.cluster_stats.clone();
-            let conn = self.info.cluster.connect().await.map_err(|e| {
-                stats.record_upstream_error(&counters);
-                warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection failed");
-                upstream_error_reply(&e)
-            })?;
-            Stats::inc(&self.cluster_stats.connections);
-            info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, "upstream connection opened");
-            self.upstream = Some(conn);
+    /// Opens the upstream connection if there is none, watching the client and the
+    /// stop signal meanwhile (the set-up has its own deadline, `connect_timeout_secs`).
+    async fn connect_upstream(&mut self) -> Result<(), Waited<ErrorReply>> {
+        if self.upstream.is_some() {
+            return Ok(());
         }
-        self.upstream
-            .as_mut()
-            .ok_or_else(|| ErrorReply::host_unreachable("not connected"))
+        let cluster = self.info.cluster.clone();
+        let hosts = u32::try_from(cluster.uri.hosts.len()).unwrap_or(u32::MAX);
+        let limit = cluster
+            .connect_timeout
+            .saturating_mul(hosts.saturating_add(1));
+        let (_, watch) = self.watch();
+        let conn = match watch.wait(cluster.connect(), || limit, false).await {
+            Waited::Done(Ok(conn)) => conn,
+            Waited::Done(Err(e)) => {
+                self.shared.stats.record_upstream_error(&self.cluster_stats);
+                if let Some(suppressed) = UPSTREAM_CONNECT_LOG.check(crate::config::now_unix()) {
+                    warn!(conn.id = self.info.id, cluster.name = %cluster.name, error = %e, log.suppressed = suppressed, "upstream connection failed");
+                }
+                return Err(Waited::Done(upstream_error_reply(&e)));
+            }
+            Waited::TimedOut(_) => {
+                return Err(Waited::Done(ErrorReply::network_timeout("connect")));
+            }
+            Waited::Revoked => return Err(Waited::Revoked),
+            Waited::Drained => return Err(Waited::Drained),
+            Waited::ClientGone => return Err(Waited::ClientGone),
+        };
+        Stats::inc(&self.cluster_stats.connections);
+        info!(conn.id = self.info.id, cluster.name = %cluster.name, "upstream connection opened");
+        self.upstream = Some(conn);
+        Ok(())
+    }
+
+    /// The upstream connection and what a wait on it watches (disjoint borrows).
+    fn watch(&mut self) -> (Option<&mut UpstreamConn>, Watch<'_>) {
+        let timer = self
+            .wait_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(PATIENCE)));
+        let watch = Watch {
+            client: &mut self.client,
+            buf: &mut self.buf,
+            handle: &self.handle,
+            timer: timer.as_mut(),
+        };
+        (self.upstream.as_mut(), watch)
     }
 
     /// Closes the upstream connection. Cursors live on in mongod (they belong to the
@@ -309,12 +398,23 @@ impl Session {
         let closing = (msg.command_name() == "getMore")
             .then(|| msg.body().get_i64("getMore").ok())
             .flatten();
-        let (sent, sent_at) = match self.upstream().await {
-            Ok(up) => (up.send(msg.as_bytes()).await, Instant::now()),
-            Err(err) => return self.refuse_forward(msg, to, err).await,
+        match self.connect_upstream().await {
+            Ok(()) => {}
+            Err(Waited::Done(err)) => return self.refuse_forward(msg, to, err).await,
+            Err(ended) => return self.wait_ended(ended, msg, to, false).await,
+        }
+        // Asked only when a wait is slow: the fast path never scans the body for it.
+        let base = self.info.cluster.reply_timeout;
+        let limit = move || reply_limit(base, max_time_ms(msg.body()));
+        let sent_at = Instant::now();
+        let sent = match self.watch() {
+            (Some(up), watch) => watch.wait(up.send(msg.as_bytes()), limit, false).await,
+            (None, _) => return Flow::Close,
         };
-        if let Err(e) = sent {
-            return self.upstream_lost(msg, to, e).await;
+        match sent {
+            Waited::Done(Ok(())) => {}
+            Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
+            ended => return self.wait_ended(ended, msg, to, true).await,
         }
         Stats::inc(&self.shared.stats.forwarded);
         if msg.more_to_come() {
@@ -322,13 +422,15 @@ impl Session {
         }
         let mut first = true;
         loop {
-            let received = match self.upstream.as_mut() {
-                Some(up) => up.recv().await,
-                None => return Flow::Close,
+            // A drain ends an exhaust stream between replies; it lets a first reply come.
+            let received = match self.watch() {
+                (Some(up), watch) => watch.wait(up.recv(), limit, !first).await,
+                (None, _) => return Flow::Close,
             };
             let (_, frame) = match received {
-                Ok(f) => f,
-                Err(e) => return self.upstream_lost(msg, to, e).await,
+                Waited::Done(Ok(f)) => f,
+                Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
+                ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
             let (more, stale) = self.inspect_reply(&frame, closing);
@@ -429,6 +531,47 @@ impl Session {
         self.drop_upstream();
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
+    }
+
+    /// A wait on the upstream ended without its result. The upstream connection is
+    /// dropped either way: a late reply would answer the wrong request.
+    async fn wait_ended<T>(
+        &mut self,
+        ended: Waited<T>,
+        msg: &OpMsg,
+        to: &ReplyTo,
+        can_reply: bool,
+    ) -> Flow {
+        self.drop_upstream();
+        let limit = match ended {
+            Waited::TimedOut(limit) => limit,
+            Waited::Revoked | Waited::Drained | Waited::ClientGone | Waited::Done(_) => {
+                debug!(
+                    conn.id = self.info.id,
+                    "closing while waiting on the upstream"
+                );
+                return Flow::Close;
+            }
+        };
+        self.shared.stats.record_upstream_error(&self.cluster_stats);
+        if let Some(suppressed) = UPSTREAM_TIMEOUT_LOG.check(crate::config::now_unix()) {
+            warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, timeout_ms = limit.as_millis() as u64, log.suppressed = suppressed, "upstream did not reply in time; dropping the upstream connection");
+        }
+        if !can_reply || msg.more_to_come() {
+            return Flow::Close;
+        }
+        // MaxTimeMSExpired: a time limit ran out; drivers report it and do not retry
+        // into the same silent upstream.
+        let err = ErrorReply::new(
+            50,
+            "MaxTimeMSExpired",
+            format!(
+                "the upstream did not reply within {} ms (mongoward reply_timeout_secs plus the command's maxTimeMS)",
+                limit.as_millis()
+            ),
+        );
+        self.reply_error(to, &err).await;
+        Flow::Continue
     }
 }
 
