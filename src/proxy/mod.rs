@@ -18,6 +18,8 @@ pub mod replies;
 pub mod replset;
 pub mod route;
 pub mod session;
+pub mod session_limits;
+pub mod session_upstream;
 pub mod signal;
 pub mod sni;
 pub mod stats;

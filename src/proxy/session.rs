@@ -14,7 +14,7 @@ use bson::RawDocumentBuf;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Sleep;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::auth::Conversation;
 use super::control::SessionHandle;
@@ -27,16 +27,14 @@ use super::route::{self, ReplyFilter, Route};
 use super::signal::Stop;
 use super::stats::Stats;
 use super::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
-use super::wait::{max_time_ms, reply_limit, Waited, Watch, PATIENCE};
+use super::wait::{max_time_ms, reply_limit, Waited};
 use super::Shared;
 use crate::gates::users::User;
 use crate::ops::metrics::counters::ClusterCounters;
 use crate::ops::ratelimit::LogLimit;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
 
-/// Warnings per second for events a misbehaving peer can repeat at will.
-static UPSTREAM_CONNECT_LOG: LogLimit = LogLimit::per_second(5);
-static UPSTREAM_TIMEOUT_LOG: LogLimit = LogLimit::per_second(5);
+/// Malformed-message warnings per second (a peer can send them at will).
 static MALFORMED_LOG: LogLimit = LogLimit::per_second(10);
 
 /// Whether the loop goes on after a message.
@@ -61,13 +59,13 @@ pub struct ConnInfo {
 pub struct Session {
     pub info: ConnInfo,
     pub(super) shared: Arc<Shared>,
-    client: Stream,
-    upstream: Option<UpstreamConn>,
+    pub(super) client: Stream,
+    pub(super) upstream: Option<UpstreamConn>,
     pub(super) compressors: Vec<Compressor>,
     /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
     pub(super) owner: Option<Owner>,
     next_id: i32,
-    buf: BytesMut,
+    pub(super) buf: BytesMut,
     pub(super) handle: Arc<SessionHandle>,
     /// The authenticated user (one per connection) and the policy generation it was read from.
     pub(super) user: Option<Arc<User>>,
@@ -78,12 +76,14 @@ pub struct Session {
     /// When the message being handled was fully read (for the proxy-added latency).
     received_at: Instant,
     /// This cluster's upstream counters (looked up once, not per message).
-    cluster_stats: Arc<ClusterCounters>,
+    pub(super) cluster_stats: Arc<ClusterCounters>,
     /// Deadline of waits on the upstream; one per session, only ever pushed later on the
     /// fast path (see `wait`).
-    wait_timer: Option<Pin<Box<Sleep>>>,
+    pub(super) wait_timer: Option<Pin<Box<Sleep>>>,
+    /// The last message of an unauthenticated connection was a hello (login deadline).
+    pub(super) hello_seen: bool,
     /// Audit events waiting for queue space (`on_full = "block"` only).
-    audit_backlog: Vec<crate::ops::audit::AuditEvent>,
+    pub(super) audit_backlog: Vec<crate::ops::audit::AuditEvent>,
 }
 
 impl Session {
@@ -112,6 +112,7 @@ impl Session {
             cluster_stats,
             wait_timer: None,
             audit_backlog: Vec::new(),
+            hello_seen: false,
         }
     }
 
@@ -123,6 +124,11 @@ impl Session {
         let mut idle = self
             .shared
             .idle_timeout
+            .map(|d| Box::pin(tokio::time::sleep(d)));
+        // The login deadline: armed while the connection is unauthenticated.
+        let mut login = self
+            .shared
+            .login_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
         loop {
             // One snapshot of the upstream's limits per message, for reading and decoding,
@@ -144,6 +150,11 @@ impl Session {
                     debug!(conn.id = self.info.id, "idle timeout; closing connection");
                     break;
                 }
+                _ = expire(&mut login) => {
+                    Stats::inc(&self.shared.stats.login_timeouts);
+                    debug!(conn.id = self.info.id, client.addr = %self.info.peer, "no authentication within the login timeout; closing connection");
+                    break;
+                }
             };
             let flow = match frame {
                 Ok(None) => break,
@@ -159,6 +170,7 @@ impl Session {
             if let (Some(timer), Some(d)) = (idle.as_mut(), self.shared.idle_timeout) {
                 timer.as_mut().reset(tokio::time::Instant::now() + d);
             }
+            self.update_login_deadline(&mut login);
         }
         let _ = self.client.shutdown().await;
         debug!(conn.id = self.info.id, "session closed");
@@ -231,6 +243,7 @@ impl Session {
         };
         match route::legacy_query(self, &q).await {
             Ok(doc) => {
+                self.hello_seen = true;
                 self.reply_doc(&to, &doc).await;
                 Flow::Continue
             }
@@ -248,6 +261,9 @@ impl Session {
             compressor: msg.compressor().filter(|c| self.compressors.contains(c)),
         };
         let silent = msg.more_to_come();
+        if self.user.is_none() {
+            self.hello_seen = matches!(msg.command_name(), "hello" | "isMaster" | "ismaster");
+        }
         if let Some(c) = msg.compressor() {
             Stats::inc(self.shared.stats.compressed(c));
         }
@@ -273,21 +289,6 @@ impl Session {
         match info.capped(self.shared.max_message_size) {
             Some(capped) => Arc::new(capped),
             None => info,
-        }
-    }
-
-    /// Records an audit event from the message path. With `on_full = "block"` and a full
-    /// queue the event waits here and the loop sends it before reading the next message.
-    pub(super) fn audit(&mut self, event: crate::ops::audit::AuditEvent) {
-        if let Err(event) = self.shared.auditor.try_emit(event) {
-            self.audit_backlog.push(*event);
-        }
-    }
-
-    /// Sends the events `audit` had to keep, waiting for queue space.
-    async fn flush_audit_backlog(&mut self) {
-        for event in std::mem::take(&mut self.audit_backlog) {
-            self.shared.auditor.emit_blocking(event).await;
         }
     }
 
@@ -329,54 +330,6 @@ impl Session {
             () = write => {}
             _ = self.handle.revoked() => {}
         }
-    }
-
-    /// Opens the upstream connection if there is none, watching the client and the
-    /// stop signal meanwhile (the set-up has its own deadline, `connect_timeout_secs`).
-    async fn connect_upstream(&mut self) -> Result<(), Waited<ErrorReply>> {
-        if self.upstream.is_some() {
-            return Ok(());
-        }
-        let cluster = self.info.cluster.clone();
-        let hosts = u32::try_from(cluster.uri.hosts.len()).unwrap_or(u32::MAX);
-        let limit = cluster
-            .connect_timeout
-            .saturating_mul(hosts.saturating_add(1));
-        let (_, watch) = self.watch();
-        let conn = match watch.wait(cluster.connect(), || limit, false).await {
-            Waited::Done(Ok(conn)) => conn,
-            Waited::Done(Err(e)) => {
-                self.shared.stats.record_upstream_error(&self.cluster_stats);
-                if let Some(suppressed) = UPSTREAM_CONNECT_LOG.check(crate::config::now_unix()) {
-                    warn!(conn.id = self.info.id, cluster.name = %cluster.name, error = %e, log.suppressed = suppressed, "upstream connection failed");
-                }
-                return Err(Waited::Done(upstream_error_reply(&e)));
-            }
-            Waited::TimedOut(_) => {
-                return Err(Waited::Done(ErrorReply::network_timeout("connect")));
-            }
-            Waited::Revoked => return Err(Waited::Revoked),
-            Waited::Drained => return Err(Waited::Drained),
-            Waited::ClientGone => return Err(Waited::ClientGone),
-        };
-        Stats::inc(&self.cluster_stats.connections);
-        info!(conn.id = self.info.id, cluster.name = %cluster.name, "upstream connection opened");
-        self.upstream = Some(conn);
-        Ok(())
-    }
-
-    /// The upstream connection and what a wait on it watches (disjoint borrows).
-    fn watch(&mut self) -> (Option<&mut UpstreamConn>, Watch<'_>) {
-        let timer = self
-            .wait_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(PATIENCE)));
-        let watch = Watch {
-            client: &mut self.client,
-            buf: &mut self.buf,
-            handle: &self.handle,
-            timer: timer.as_mut(),
-        };
-        (self.upstream.as_mut(), watch)
     }
 
     /// Closes the upstream connection. Cursors live on in mongod (they belong to the
@@ -532,50 +485,9 @@ impl Session {
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
     }
-
-    /// A wait on the upstream ended without its result. The upstream connection is
-    /// dropped either way: a late reply would answer the wrong request.
-    async fn wait_ended<T>(
-        &mut self,
-        ended: Waited<T>,
-        msg: &OpMsg,
-        to: &ReplyTo,
-        can_reply: bool,
-    ) -> Flow {
-        self.drop_upstream();
-        let limit = match ended {
-            Waited::TimedOut(limit) => limit,
-            Waited::Revoked | Waited::Drained | Waited::ClientGone | Waited::Done(_) => {
-                debug!(
-                    conn.id = self.info.id,
-                    "closing while waiting on the upstream"
-                );
-                return Flow::Close;
-            }
-        };
-        self.shared.stats.record_upstream_error(&self.cluster_stats);
-        if let Some(suppressed) = UPSTREAM_TIMEOUT_LOG.check(crate::config::now_unix()) {
-            warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, timeout_ms = limit.as_millis() as u64, log.suppressed = suppressed, "upstream did not reply in time; dropping the upstream connection");
-        }
-        if !can_reply || msg.more_to_come() {
-            return Flow::Close;
-        }
-        // MaxTimeMSExpired: a time limit ran out; drivers report it and do not retry
-        // into the same silent upstream.
-        let err = ErrorReply::new(
-            50,
-            "MaxTimeMSExpired",
-            format!(
-                "the upstream did not reply within {} ms (mongoward reply_timeout_secs plus the command's maxTimeMS)",
-                limit.as_millis()
-            ),
-        );
-        self.reply_error(to, &err).await;
-        Flow::Continue
-    }
 }
 
-fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
+pub(super) fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
     match e {
         UpstreamError::Timeout => ErrorReply::network_timeout("connect"),
         _ => ErrorReply::host_unreachable("cannot connect"),
