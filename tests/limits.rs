@@ -183,3 +183,89 @@ async fn at_a_low_open_file_limit_the_reserve_keeps_clients_and_metrics_working(
     assert!(refused >= 90.0, "the flood met the cap: {refused}");
     drop(flood);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_message_size_bytes_is_advertised_and_enforced() {
+    let upstream = Upstream::start();
+    let proxy = proxy_with(&upstream, "max_message_size_bytes = 65536").await;
+    let mut c = app_login(proxy.addr, proxy.ca()).await;
+    let hello = c.command(&rawdoc! {"hello": 1, "$db": "admin"}).await;
+    assert_eq!(hello.get_i32("maxMessageSizeBytes").ok(), Some(65536));
+    assert_eq!(
+        hello.get_i32("maxBsonObjectSize").ok(),
+        Some(65536 - 16 * 1024),
+        "a document still fits in a message"
+    );
+    let small = "x".repeat(10_000);
+    let reply = c
+        .command(&rawdoc! {"insert": "big", "documents": [{"s": small}], "$db": "limits"})
+        .await;
+    assert!(ok(&reply), "{reply:?}");
+    let large = "x".repeat(100_000);
+    let body = rawdoc! {"insert": "big", "documents": [{"s": large}], "$db": "limits"};
+    let id = c.next_id();
+    // The proxy answers after the header and closes: the rest may meet a closed socket.
+    let _ = c
+        .stream
+        .write_all(&mongoward::wire::encode_op_msg(id, 0, 0, &body))
+        .await;
+    let refused = match c.read_frame().await {
+        Some(frame) => {
+            let reply = mongoward::wire::decode_reply(frame.into(), &Default::default());
+            matches!(reply, Ok(mongoward::wire::Reply::Msg(m)) if m.body().get_f64("ok").ok() == Some(0.0))
+        }
+        None => true,
+    };
+    assert!(refused, "a message over the cap is refused");
+    assert!(
+        c.closed().await,
+        "and the connection closed, as mongod does"
+    );
+    let accepted = proxy.running.stats().forwarded.load(Relaxed);
+    assert_eq!(accepted, 1, "only the small insert reached the upstream");
+}
+
+/// The audit destination is a pipe nobody reads for a while: the writer stalls, the
+/// queue (capacity 1) fills, and `on_full = "block"` must hold clients, not drop events.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_on_full_block_loses_no_event_when_the_destination_stalls() {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    let upstream = Upstream::start();
+    let certs = certs();
+    let fifo = certs.dir.path().join("audit.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let got = Arc::new(Mutex::new(0usize));
+    let (reader_fifo, count) = (fifo.clone(), got.clone());
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(reader_fifo).expect("open the fifo");
+        std::thread::sleep(Duration::from_millis(1500));
+        for line in std::io::BufReader::new(file).lines() {
+            if line.is_ok_and(|l| l.contains("\"atype\":\"authCheck\"")) {
+                *count.lock().unwrap() += 1;
+            }
+        }
+    });
+    let audit = "[audit]\nenabled = true\ndestination = \"file\"\npath = \"audit.fifo\"\n\
+                 queue_capacity = 1\non_full = \"block\"\nlog_allowed = true\n";
+    let text = config_text(&certs, &upstream.uri, audit);
+    let proxy = Proxy::start_with(certs, &text).await;
+    let mut c = app_login(proxy.addr, proxy.ca()).await;
+    const N: usize = 400;
+    for _ in 0..N {
+        let reply = c
+            .command(&rawdoc! {"find": "orders", "filter": {}, "$db": "shop"})
+            .await;
+        assert!(ok(&reply));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while *got.lock().unwrap() < N && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(proxy.running.auditor().dropped(), 0, "nothing dropped");
+    assert_eq!(*got.lock().unwrap(), N, "every allowed find audited");
+}
