@@ -88,7 +88,7 @@ pub struct ServerConfig {
     #[serde(default)]
     pub plaintext_listen: Vec<String>,
     /// Seconds a client has to finish the TLS handshake (and the PROXY header, if any).
-    /// Authentication is not timed: drivers' monitoring connections never authenticate.
+    /// Authentication has its own deadline (`login_timeout_secs`).
     #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_secs: u64,
     /// Seconds a connection may stay idle between messages before it is closed
