@@ -31,6 +31,12 @@ fn uri(proxy: &Proxy) -> String {
     proxy.uri_as(USER, PASSWORD, "&authMechanism=SCRAM-SHA-1")
 }
 
+/// The driver's own choice of mechanism (SCRAM-SHA-256 through `saslSupportedMechs`,
+/// speculative authentication where the driver has it).
+fn uri_default_mechanism(proxy: &Proxy) -> String {
+    proxy.uri_as(USER, PASSWORD, "")
+}
+
 async fn check(cmd: Command, expect: &str) -> String {
     let (ok, out) = tokio::task::spawn_blocking(move || run_client(cmd, DEADLINE))
         .await
@@ -125,6 +131,8 @@ async fn node_driver_3() {
     let proxy = proxy(&upstream).await;
     tool("tests/clients/node_modules/mongodb3/package.json");
     check(node("mongodb3", &uri(&proxy)), "node legacy ok 3.").await;
+    let default = uri_default_mechanism(&proxy);
+    check(node("mongodb3", &default), "node legacy ok 3.").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,6 +141,8 @@ async fn node_driver_4() {
     let proxy = proxy(&upstream).await;
     tool("tests/clients/node_modules/mongodb4/package.json");
     check(node("mongodb4", &uri(&proxy)), "node legacy ok 4.").await;
+    let default = uri_default_mechanism(&proxy);
+    check(node("mongodb4", &default), "node legacy ok 4.").await;
     // The current line passes the same scenario.
     check(node("mongodb", &uri(&proxy)), "node legacy ok").await;
 }
@@ -153,5 +163,7 @@ async fn pymongo_3_13_and_current() {
         "pymongo legacy ok 3.13",
     )
     .await;
+    let default = uri_default_mechanism(&proxy);
+    check(python(".venv-pymongo3", &default), "pymongo legacy ok 3.13").await;
     check(python(".venv", &uri(&proxy)), "pymongo legacy ok 4.").await;
 }

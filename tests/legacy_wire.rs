@@ -96,6 +96,35 @@ async fn an_old_driver_handshake_on_op_query() {
         .await
         .expect("SCRAM-SHA-256 on OP_QUERY");
 
+    // The Java driver 4.1-4.2: the first SCRAM step inside isMaster, the rest on OP_QUERY.
+    let mut c = RawClient::connect(proxy.addr, proxy.ca()).await;
+    let m = Mechanism::ScramSha256;
+    let (mut client, first) = ScramClient::new(m, APP_USER, APP_PASSWORD, &nonce()).unwrap();
+    let spec =
+        rawdoc! {"saslStart": 1, "mechanism": m.name(), "payload": bin(first), "db": "admin"};
+    let (_, hello) = c
+        .query(
+            "admin.$cmd",
+            &rawdoc! {"isMaster": 1, "speculativeAuthenticate": spec},
+        )
+        .await;
+    let first_reply = hello
+        .get_document("speculativeAuthenticate")
+        .expect("answered inside isMaster")
+        .to_raw_document_buf();
+    let fin = client.client_final(&payload(&first_reply)).unwrap();
+    let step = rawdoc! {"saslContinue": 1, "conversationId": 1, "payload": bin(fin)};
+    let (_, reply) = c.query("admin.$cmd", &step).await;
+    assert_eq!(failure(&reply), None, "{reply:?}");
+    let step = rawdoc! {"saslContinue": 1, "conversationId": 1, "payload": bin(Vec::new())};
+    let (_, reply) = c.query("admin.$cmd", &step).await;
+    assert!(reply.get_bool("done").unwrap(), "{reply:?}");
+    assert_eq!(
+        authenticated_users(&mut c).await,
+        [format!("{APP_USER}@admin")]
+    );
+    assert_eq!(Stats::get(&proxy.running.stats().auth_speculative), 1);
+
     // `authenticate` is answered, and opens nothing.
     let mut c = RawClient::connect(proxy.addr, proxy.ca()).await;
     let (_, reply) = c
