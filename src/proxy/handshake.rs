@@ -4,8 +4,9 @@
 //! list, replica set name or topology. Limits and `maxWireVersion` are the upstream's own,
 //! so drivers size batches and pick features for the real server. `minWireVersion` is 0,
 //! as mongod and mongos answer: the proxy speaks OP_MSG upstream whatever the client
-//! speaks, so an upstream's high minimum must not make old drivers refuse the proxy. No `topologyVersion` is sent: drivers
-//! then poll instead of holding awaitable hellos open against the proxy.
+//! speaks, so an upstream's high minimum must not make old drivers refuse the proxy.
+//! No `topologyVersion` is sent: drivers then poll instead of holding awaitable hellos
+//! open against the proxy.
 
 use bson::oid::ObjectId;
 use bson::{rawdoc, RawArrayBuf, RawDocument, RawDocumentBuf};

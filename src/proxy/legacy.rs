@@ -29,7 +29,8 @@ pub const ALLOWED: [&str; 9] = [
     "saslStart",
 ];
 
-const UPGRADE_HINT: &str = "The client driver may require an upgrade. For more details see https://dochub.mongodb.org/core/legacy-opcode-removal";
+const UPGRADE_HINT: &str = "The client driver may require an upgrade. \
+    For more details see https://dochub.mongodb.org/core/legacy-opcode-removal";
 
 /// Why an OP_QUERY is refused before any gate sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

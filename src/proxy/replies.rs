@@ -88,8 +88,8 @@ pub struct ReplyTo {
 }
 
 /// Encodes a proxy-made reply document for the request it answers. OP_QUERY requests
-/// get OP_REPLY (flagged QueryFailure for a `$err` document), everything else OP_MSG; compressed when the request was (a driver
-/// accepts either, mongod mirrors the request).
+/// get OP_REPLY (flagged QueryFailure for a `$err` document), everything else OP_MSG;
+/// compressed when the request was (a driver accepts either, mongod mirrors the request).
 pub fn encode(reply_to: &ReplyTo, own_id: i32, doc: &RawDocument) -> Bytes {
     let msg = if reply_to.op_code == wire::OP_QUERY {
         // A `$err` document is a legacy query failure: mongod flags it QueryFailure.
