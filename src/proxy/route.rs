@@ -213,7 +213,7 @@ impl Session {
     }
 
     /// A refused OP_QUERY: counted always, logged within the shared budget.
-    fn legacy_refused(&mut self, refusal: &LegacyRefusal) {
+    fn legacy_refused(&self, refusal: &LegacyRefusal) {
         Stats::inc(&self.shared.stats.op_query_refused);
         let now = u64::try_from(crate::config::now_unix()).unwrap_or(0);
         if let Some(suppressed) = LEGACY_LOG.take(now) {
