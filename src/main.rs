@@ -90,15 +90,25 @@ enum Command {
 }
 
 fn init_logging(format: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    // An IP literal in SNI (old drivers) is handled as no SNI; rustls's WARN per such
+    // connection is dropped (see tls::quiet_sni).
+    let quiet = mongoward::tls::quiet_sni::QuietIpSni;
     if format == "json" {
-        builder.json().flatten_event(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(quiet)
+            .init();
     } else {
-        builder.init();
+        builder.finish().with(quiet).init();
     }
 }
 

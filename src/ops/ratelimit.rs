@@ -10,10 +10,12 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-/// At most `burst` lines per one-second window; the rest are counted and reported with
-/// the next line that is let through. Lock-free; a `static` per call site.
+/// At most `burst` lines per window (one second unless said otherwise); the rest are
+/// counted and reported with the next line that is let through. Lock-free; a `static`
+/// per call site.
 pub struct LogLimit {
     burst: u64,
+    window_secs: i64,
     window: AtomicI64,
     count: AtomicU64,
     suppressed: AtomicU64,
@@ -21,8 +23,14 @@ pub struct LogLimit {
 
 impl LogLimit {
     pub const fn per_second(burst: u64) -> LogLimit {
+        LogLimit::new(burst, 1)
+    }
+
+    /// `burst` lines per `window_secs` seconds (at least one).
+    pub const fn new(burst: u64, window_secs: i64) -> LogLimit {
         LogLimit {
             burst,
+            window_secs: if window_secs < 1 { 1 } else { window_secs },
             window: AtomicI64::new(i64::MIN),
             count: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
@@ -32,11 +40,12 @@ impl LogLimit {
     /// `Some(n)`: log this event, `n` lines having been held back since the last one
     /// logged; `None`: stay silent (counted). `now` is in seconds (passed in, testable).
     pub fn check(&self, now: i64) -> Option<u64> {
+        let current = now.div_euclid(self.window_secs);
         let window = self.window.load(Ordering::Relaxed);
-        if window != now
+        if window != current
             && self
                 .window
-                .compare_exchange(window, now, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(window, current, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
             self.count.store(0, Ordering::Relaxed);
@@ -73,6 +82,14 @@ mod tests {
         assert!(limit.allow(101));
         assert!(!limit.allow(101));
         assert!(limit.allow(99), "a clock step back opens a new window");
+    }
+
+    #[test]
+    fn longer_windows_count_whole_intervals() {
+        let limit = LogLimit::new(2, 60);
+        assert!(limit.allow(600) && limit.allow(659));
+        assert_eq!(limit.check(659), None, "same minute");
+        assert_eq!(limit.check(660), Some(1), "the next minute reports it");
     }
 
     #[test]

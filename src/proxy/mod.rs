@@ -12,6 +12,7 @@ pub mod filter;
 pub mod handshake;
 pub mod inspect;
 pub mod io;
+pub mod legacy;
 pub mod limits;
 pub mod policy;
 pub mod replies;

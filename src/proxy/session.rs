@@ -243,7 +243,7 @@ impl Session {
         };
         match route::legacy_query(self, &q).await {
             Ok(doc) => {
-                self.hello_seen = true;
+                self.hello_seen = matches!(q.command_name(), "hello" | "isMaster" | "ismaster");
                 self.reply_doc(&to, &doc).await;
                 Flow::Continue
             }

@@ -23,6 +23,9 @@ pub struct Stats {
     pub compressed_in: [AtomicU64; 4],
     pub forwarded: AtomicU64,
     pub malformed: AtomicU64,
+    /// OP_QUERY messages refused: outside mongod's short list of legacy commands, or
+    /// not a command at all.
+    pub op_query_refused: AtomicU64,
     pub upstream_errors: AtomicU64,
     pub auth_success: AtomicU64,
     pub auth_failure: AtomicU64,

@@ -2,6 +2,7 @@
 //! development certificate generator behind `mongoward dev-certs`.
 
 pub mod dev_certs;
+pub mod quiet_sni;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

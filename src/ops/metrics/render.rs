@@ -158,6 +158,13 @@ fn messages(out: &mut String, m: &Metrics) {
     );
     single(
         out,
+        "mongoward_op_query_refused_total",
+        "counter",
+        "Legacy OP_QUERY messages refused (outside mongod's list of legacy commands).",
+        Metrics::get(&m.op_query_refused),
+    );
+    single(
+        out,
         "mongoward_commands_forwarded_total",
         "counter",
         "Commands sent upstream after every gate allowed them.",
