@@ -23,6 +23,10 @@ use super::signal::Stop;
 /// How long a wait runs on the cheap path before it watches the client too.
 pub const PATIENCE: Duration = Duration::from_millis(250);
 
+/// Client bytes held while waiting (a next message sent early); beyond this the wait
+/// stops reading the client, so a client cannot grow the buffer during a long stream.
+const EARLY_INPUT_CAP: usize = 64 * 1024;
+
 /// Longest `maxTimeMS` honoured when extending the deadline (a day; beyond it the
 /// configured timeout alone applies to a nonsense value).
 const MAX_TIME_CAP_MS: u64 = 86_400_000;
@@ -91,7 +95,7 @@ impl Watch<'_> {
         }
         let limit = limit();
         self.timer.as_mut().reset(start + limit);
-        let mut client_open = true;
+        let mut client_open = self.buf.len() < EARLY_INPUT_CAP;
         loop {
             tokio::select! {
                 biased;
