@@ -116,6 +116,11 @@ impl SessionHandle {
         self.stop.wait()
     }
 
+    /// The stop asked for so far, if any (one atomic read).
+    pub fn raised(&self) -> Option<Stop> {
+        self.stop.raised()
+    }
+
     /// Resolves when the session is revoked (a drain does not count).
     pub fn revoked(&self) -> Wait<'_> {
         self.stop.wait_revoked()

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bson::RawDocument;
@@ -84,8 +85,20 @@ impl Watch<'_> {
         limit: impl FnOnce() -> Duration,
         drain_ends: bool,
     ) -> Waited<F::Output> {
-        let start = Instant::now();
+        // A stream of replies that are always ready must still see a revocation.
+        match self.handle.raised() {
+            Some(Stop::Revoked) => return Waited::Revoked,
+            Some(Stop::Drain) if drain_ends => return Waited::Drained,
+            _ => {}
+        }
         tokio::pin!(fut);
+        // Most waits end at the first poll (a send with room in the socket, a reply
+        // already buffered): no clock read, no timer.
+        let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let Poll::Ready(out) = first {
+            return Waited::Done(out);
+        }
+        let start = Instant::now();
         self.timer.as_mut().reset(start + PATIENCE);
         tokio::select! {
             biased;
