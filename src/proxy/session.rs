@@ -359,7 +359,6 @@ impl Session {
         // Asked only when a wait is slow: the fast path never scans the body for it.
         let base = self.info.cluster.reply_timeout;
         let limit = move || reply_limit(base, max_time_ms(msg.body()));
-        let sent_at = Instant::now();
         let sent = match self.watch() {
             (Some(up), watch) => watch.wait(up.send(msg.as_bytes()), limit, false).await,
             (None, _) => return Flow::Close,
@@ -369,6 +368,7 @@ impl Session {
             Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
             ended => return self.wait_ended(ended, msg, to, true).await,
         }
+        let sent_at = Instant::now();
         Stats::inc(&self.shared.stats.forwarded);
         if msg.more_to_come() {
             return Flow::Continue;
