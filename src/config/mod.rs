@@ -88,14 +88,27 @@ pub struct ServerConfig {
     #[serde(default)]
     pub plaintext_listen: Vec<String>,
     /// Seconds a client has to finish the TLS handshake (and the PROXY header, if any).
-    /// Authentication is not timed: drivers' monitoring connections never authenticate.
+    /// Authentication has its own deadline (`login_timeout_secs`).
     #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_secs: u64,
     /// Seconds a connection may stay idle between messages before it is closed
     /// (0 = forever, like mongod).
     #[serde(default)]
     pub idle_timeout_secs: u64,
-    /// Largest message accepted from a client, capped by the upstream's own limit.
+    /// Seconds a connection may stay unauthenticated after TLS; each hello (drivers'
+    /// monitoring connections never authenticate) starts the count again. 0 = no limit.
+    #[serde(default = "default_login_timeout")]
+    pub login_timeout_secs: u64,
+    /// Client connections served at once; absent = what the open-file limit allows after
+    /// a reserve for upstream sockets, the metrics endpoint and the control plane.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Client connections served at once from one address (after PROXY protocol);
+    /// absent = no per-address cap.
+    #[serde(default)]
+    pub max_connections_per_source: Option<usize>,
+    /// Largest message accepted from a client (bytes): below the upstream's own limit it
+    /// is what clients are told in hello and what is enforced; above it, no effect.
     #[serde(default)]
     pub max_message_size_bytes: Option<usize>,
     /// Seconds to wait for in-flight commands on SIGTERM.
@@ -132,8 +145,17 @@ pub enum OnRevoke {
     Keep,
 }
 
+/// Bounds of `server.max_message_size_bytes`: room for a hello and a SCRAM exchange at
+/// the low end, mongod's own 48 MB at the high end.
+const MIN_MESSAGE_CAP: usize = 64 * 1024;
+const MAX_MESSAGE_CAP: usize = 48_000_000;
+
 fn default_max_temporary_days() -> i64 {
     7
+}
+
+fn default_login_timeout() -> u64 {
+    60
 }
 
 fn default_handshake_timeout() -> u64 {
@@ -239,6 +261,27 @@ impl Config {
                 "server.worker_threads",
                 "must be between 1 and 1024 (leave it out for one per CPU)".into(),
             ));
+        }
+        if matches!(file.server.max_message_size_bytes, Some(n) if !(MIN_MESSAGE_CAP..=MAX_MESSAGE_CAP).contains(&n))
+        {
+            return Err(invalid(
+                "server.max_message_size_bytes",
+                format!("must be between {MIN_MESSAGE_CAP} and {MAX_MESSAGE_CAP} (leave it out for the upstream's own limit)"),
+            ));
+        }
+        for (key, value) in [
+            ("server.max_connections", file.server.max_connections),
+            (
+                "server.max_connections_per_source",
+                file.server.max_connections_per_source,
+            ),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(
+                    key,
+                    "must be at least 1 (leave it out for the default)".into(),
+                ));
+            }
         }
         let mut warnings = Vec::new();
         if !plaintext_listen.is_empty() {

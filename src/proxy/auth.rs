@@ -203,7 +203,7 @@ impl Session {
             mechanism.name(),
             Err(reason),
         );
-        self.shared.auditor.emit(event);
+        self.audit(event);
         // Still a failed login (metrics, audit, log) when it tested no password, but
         // only a guess may slow or refuse the next attempt.
         if guessed {
@@ -252,7 +252,7 @@ impl Session {
             mechanism.name(),
             Ok(()),
         );
-        self.shared.auditor.emit(event);
+        self.audit(event);
         if conv.speculative {
             Stats::inc(&self.shared.stats.auth_speculative);
         }

@@ -9,8 +9,6 @@
 //!
 //! Pure: no I/O. The session counts and logs refusals (`route::legacy_query`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bson::{rawdoc, RawDocument, RawDocumentBuf};
 
 use super::replies::ErrorReply;
@@ -112,41 +110,10 @@ pub fn upconvert(
     Ok(body)
 }
 
-/// Refusal log lines allowed per interval; the rest are only counted.
-const LOG_BURST: u64 = 5;
-const LOG_INTERVAL_SECS: u64 = 60;
-
-/// A per-process budget for refusal log lines: an old driver retries its handshake in a
-/// loop, and one line per attempt would drown the log.
-#[derive(Debug, Default)]
-pub struct LogBudget {
-    window: AtomicU64,
-    used: AtomicU64,
-}
-
-impl LogBudget {
-    pub const fn new() -> LogBudget {
-        LogBudget {
-            window: AtomicU64::new(0),
-            used: AtomicU64::new(0),
-        }
-    }
-
-    /// Whether a line may be logged at `now_secs`; returns the lines suppressed in the
-    /// previous window when a new window opens (to say so in the first line).
-    pub fn take(&self, now_secs: u64) -> Option<u64> {
-        let window = now_secs / LOG_INTERVAL_SECS;
-        let mut suppressed = 0;
-        if self.window.swap(window, Ordering::Relaxed) != window {
-            suppressed = self
-                .used
-                .swap(0, Ordering::Relaxed)
-                .saturating_sub(LOG_BURST);
-        }
-        let used = self.used.fetch_add(1, Ordering::Relaxed);
-        (used < LOG_BURST).then_some(suppressed)
-    }
-}
+/// Refusal log lines allowed per interval; the rest are only counted. An old driver
+/// retries its handshake in a loop, and one line per attempt would drown the log.
+pub const LOG_BURST: u64 = 5;
+pub const LOG_INTERVAL_SECS: i64 = 60;
 
 #[cfg(test)]
 mod tests;

@@ -4,13 +4,14 @@
 use bson::{RawDocument, RawDocumentBuf};
 
 use super::handshake::{self, HelloRequest};
-use super::legacy::{self, LegacyRefusal, LogBudget};
+use super::legacy::{self, LegacyRefusal, LOG_BURST, LOG_INTERVAL_SECS};
 use super::replies::ErrorReply;
 use super::session::Session;
 use super::stats::Stats;
 use crate::authz::classify::{Kind, NoSequences, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
+use crate::ops::ratelimit::LogLimit;
 use crate::wire::{DocSequence, Documents, OpMsg, OpQuery};
 
 /// The decision for one command.
@@ -45,7 +46,7 @@ impl<'a> Sequences<'a> for MsgSequences<'a> {
 }
 
 /// Log lines for refused OP_QUERY messages, shared by every connection.
-static LEGACY_LOG: LogBudget = LogBudget::new();
+static LEGACY_LOG: LogLimit = LogLimit::new(LOG_BURST, LOG_INTERVAL_SECS);
 
 /// OP_QUERY: mongod's short list of commands on `<db>.$cmd`, each upconverted to its
 /// OP_MSG body and routed exactly like it (same gates, throttle, audit and handlers);
@@ -81,7 +82,7 @@ async fn hello(session: &mut Session, body: &RawDocument, name: &str) -> RawDocu
     if !req.compression.is_empty() || session.compressors.is_empty() {
         session.compressors = handshake::negotiate(&req.compression);
     }
-    let info = session.info.cluster.info();
+    let info = session.client_info();
     let now = bson::DateTime::now().timestamp_millis();
     let mut doc = handshake::hello_reply(
         &req,
@@ -209,14 +210,13 @@ impl Session {
             .unwrap_or_default();
         tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
         let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, false);
-        self.shared.auditor.emit(event);
+        self.audit(event);
     }
 
     /// A refused OP_QUERY: counted always, logged within the shared budget.
     fn legacy_refused(&self, refusal: &LegacyRefusal) {
         Stats::inc(&self.shared.stats.op_query_refused);
-        let now = u64::try_from(crate::config::now_unix()).unwrap_or(0);
-        if let Some(suppressed) = LEGACY_LOG.take(now) {
+        if let Some(suppressed) = LEGACY_LOG.check(crate::config::now_unix()) {
             tracing::warn!(conn.id = self.info.id, client.addr = %self.info.peer, command.name = refusal.what(), suppressed, "refused a legacy OP_QUERY message; the client driver may need an upgrade");
         }
     }
@@ -234,7 +234,7 @@ impl Session {
             .wants_allowed(who.users.first(), db, name)
         {
             let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, true);
-            self.shared.auditor.emit(event);
+            self.audit(event);
         }
     }
 }

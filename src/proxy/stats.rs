@@ -38,6 +38,12 @@ pub struct Stats {
     /// Refused because the PROXY header was missing, malformed or from an untrusted peer.
     pub connections_refused_proxy_protocol: AtomicU64,
     pub tls_handshakes_ok: AtomicU64,
+    /// Refused because `server.max_connections` were being served.
+    pub connections_refused_max: AtomicU64,
+    /// Refused because the client's address was at `server.max_connections_per_source`.
+    pub connections_refused_per_source: AtomicU64,
+    /// Closed for not authenticating within `server.login_timeout_secs`.
+    pub login_timeouts: AtomicU64,
     pub authentications: AuthCounters,
     pub authorizations: AuthzCounters,
     /// Per cluster name; written only when a cluster is first seen (see [`Stats::cluster`]).

@@ -86,6 +86,25 @@ fn connections(out: &mut String, m: &Metrics) {
         "reason=\"proxy_protocol\"",
         Metrics::get(&m.connections_refused_proxy_protocol),
     );
+    sample(
+        out,
+        name,
+        "reason=\"max_connections\"",
+        Metrics::get(&m.connections_refused_max),
+    );
+    sample(
+        out,
+        name,
+        "reason=\"per_source\"",
+        Metrics::get(&m.connections_refused_per_source),
+    );
+    single(
+        out,
+        "mongoward_login_timeouts_total",
+        "counter",
+        "Connections closed for not authenticating within server.login_timeout_secs.",
+        Metrics::get(&m.login_timeouts),
+    );
     let name = "mongoward_tls_handshakes_total";
     family(
         out,

@@ -167,13 +167,13 @@ fn wrapped_commands_are_upconverted_from_the_inner_document() {
 
 #[test]
 fn log_budget_allows_a_burst_per_window_and_reports_what_it_held_back() {
-    let budget = LogBudget::new();
+    let budget = crate::ops::ratelimit::LogLimit::new(LOG_BURST, LOG_INTERVAL_SECS);
     let t = 1_000 * LOG_INTERVAL_SECS;
     let allowed = (0..LOG_BURST + 7)
-        .filter(|_| budget.take(t).is_some())
+        .filter(|_| budget.check(t).is_some())
         .count();
     assert_eq!(allowed as u64, LOG_BURST);
-    assert_eq!(budget.take(t + 1), None, "same window");
-    assert_eq!(budget.take(t + LOG_INTERVAL_SECS), Some(8), "8 held back");
-    assert_eq!(budget.take(t + LOG_INTERVAL_SECS), Some(0));
+    assert_eq!(budget.check(t + 1), None, "same window");
+    assert_eq!(budget.check(t + LOG_INTERVAL_SECS), Some(8), "8 held back");
+    assert_eq!(budget.check(t + LOG_INTERVAL_SECS), Some(0));
 }
