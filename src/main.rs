@@ -32,6 +32,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Ask the proxy running on this configuration to reload it: checks the file, then
+    /// sends SIGHUP to the process in its `[server] pid_file`.
+    Reload {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Validate a configuration file and print a one-line summary.
     CheckConfig {
         #[arg(long)]
@@ -92,8 +98,11 @@ enum Command {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal, never into a redirected file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().flatten_event(true).init();
@@ -108,6 +117,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::CheckConfig { config, probe } => check_config(&config, probe),
+        Command::Reload { config } => reload(&config),
         Command::DevCerts { out, names } => dev_certs(&out, &names),
         Command::HashPassword {
             user,
@@ -175,8 +185,11 @@ fn import_users(file: &std::path::Path) -> ExitCode {
         .map_err(|e| e.to_string())
         .and_then(|t| mongoward::cli::users::import_users(&t))
     {
-        Ok(toml) => {
-            print!("{toml}");
+        Ok(imported) => {
+            for w in &imported.warnings {
+                eprintln!("warning: {}: {w}", file.display());
+            }
+            print!("{}", imported.toml);
             ExitCode::SUCCESS
         }
         Err(e) => fail(format!("{}: {e}", file.display()), 2),
@@ -184,7 +197,7 @@ fn import_users(file: &std::path::Path) -> ExitCode {
 }
 
 fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
-    match Config::load(path) {
+    match Config::load(path).and_then(|c| c.check_files().map(|()| c)) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("warning: {w}");
@@ -199,6 +212,28 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `reload`: a file the proxy would refuse is reported here (exit 2) and not signalled.
+fn reload(path: &std::path::Path) -> ExitCode {
+    let config = match Config::load_with(path, Strictness::Reload, now_unix())
+        .and_then(|c| c.check_files().map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    match mongoward::cli::reload::signal_reload(&config) {
+        Ok(pid) => {
+            println!(
+                "sent SIGHUP to mongoward (pid {pid}); its log says whether the reload applied"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
     }
 }
 
@@ -282,7 +317,7 @@ fn dev_certs(out: &std::path::Path, names: &[String]) -> ExitCode {
 }
 
 fn run(path: PathBuf) -> ExitCode {
-    let config = match Config::load(&path) {
+    let config = match Config::load(&path).and_then(|c| c.check_files().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -324,17 +359,36 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let pid_file = mongoward::cli::reload::pid_file(&config).map(std::path::Path::to_path_buf);
+    if let Some(p) = &pid_file {
+        if let Err(e) = mongoward::cli::reload::write_pid_file(p) {
+            error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     for a in &running.tls_addrs {
         info!("ready: mongosh \"mongodb://{a}/?tls=true&tlsCAFile=certs/ca.pem\"");
     }
     wait_for_stop(&running).await;
+    let code = drain(&running, &config).await;
+    if let Some(p) = &pid_file {
+        mongoward::cli::reload::remove_pid_file(p);
+    }
+    code
+}
+
+/// SIGTERM/SIGINT: stop accepting, drain, and say so when done.
+async fn drain(running: &mongoward::proxy::Running, config: &Config) -> ExitCode {
     let drain = Duration::from_secs(config.file.server.drain_timeout_secs);
     info!(
         drain.secs = drain.as_secs(),
         "shutting down: no new connections, draining"
     );
     tokio::select! {
-        _ = running.shutdown(drain) => ExitCode::SUCCESS,
+        _ = running.shutdown(drain) => {
+            info!("stopped");
+            ExitCode::SUCCESS
+        }
         _ = tokio::signal::ctrl_c() => {
             warn!("second interrupt: exiting now");
             // 128 + SIGINT, the shell convention: in-flight commands were abandoned.

@@ -133,3 +133,39 @@ fn asks_only_about(body: &RawDocument, cmd_db: &str, user: &str, db: &str) -> bo
         _ => false,
     }
 }
+
+/// Commands mongosh sends at startup to describe the server (prompt, warnings, version
+/// banner), whether or not the user may run them. Their denials are expected noise: the
+/// proxy audits them like any denial but logs them at debug.
+pub fn is_shell_startup_probe(command: &str) -> bool {
+    const PROBES: [&str; 6] = [
+        "getParameter",
+        "getLog",
+        "getCmdLineOpts",
+        "atlasVersion",
+        "hostInfo",
+        "getFreeMonitoringStatus",
+    ];
+    PROBES.contains(&command)
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::is_shell_startup_probe;
+
+    #[test]
+    fn shell_startup_probes_are_named_exactly() {
+        assert!(is_shell_startup_probe("getParameter"));
+        assert!(is_shell_startup_probe("getLog"));
+        for other in [
+            "find",
+            "insert",
+            "getparameter",
+            "getMore",
+            "listDatabases",
+            "",
+        ] {
+            assert!(!is_shell_startup_probe(other), "{other}");
+        }
+    }
+}

@@ -159,6 +159,10 @@ impl Session {
     }
 
     async fn on_bad_frame(&mut self, e: FrameError) -> Flow {
+        if e.is_hang_up() {
+            tracing::debug!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "client hung up");
+            return Flow::Close;
+        }
         warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "refused message; closing connection");
         if let FrameError::Rejected { header, error } = &e {
             let to = ReplyTo {
