@@ -135,9 +135,10 @@ fn asks_only_about(body: &RawDocument, cmd_db: &str, user: &str, db: &str) -> bo
 }
 
 /// Commands mongosh sends at startup to describe the server (prompt, warnings, version
-/// banner), whether or not the user may run them. Their denials are expected noise: the
-/// proxy audits them like any denial but logs them at debug.
-pub fn is_shell_startup_probe(command: &str) -> bool {
+/// banner, Atlas CLI detection), whether or not the user may run them. Their denials are
+/// expected noise: the proxy audits them like any denial but logs them at debug.
+/// `target` is the namespace or database the denial names.
+pub fn is_shell_startup_probe(command: &str, target: &str) -> bool {
     const PROBES: [&str; 6] = [
         "getParameter",
         "getLog",
@@ -146,7 +147,7 @@ pub fn is_shell_startup_probe(command: &str) -> bool {
         "hostInfo",
         "getFreeMonitoringStatus",
     ];
-    PROBES.contains(&command)
+    PROBES.contains(&command) || (command == "aggregate" && target == "admin.atlascli")
 }
 
 #[cfg(test)]
@@ -155,17 +156,18 @@ mod probe_tests {
 
     #[test]
     fn shell_startup_probes_are_named_exactly() {
-        assert!(is_shell_startup_probe("getParameter"));
-        assert!(is_shell_startup_probe("getLog"));
-        for other in [
-            "find",
-            "insert",
-            "getparameter",
-            "getMore",
-            "listDatabases",
-            "",
+        assert!(is_shell_startup_probe("getParameter", "admin"));
+        assert!(is_shell_startup_probe("getLog", "admin"));
+        assert!(is_shell_startup_probe("aggregate", "admin.atlascli"));
+        for (other, target) in [
+            ("find", "admin"),
+            ("insert", "shop.orders"),
+            ("getparameter", "admin"),
+            ("aggregate", "shop.atlascli"),
+            ("aggregate", "admin.orders"),
+            ("", ""),
         ] {
-            assert!(!is_shell_startup_probe(other), "{other}");
+            assert!(!is_shell_startup_probe(other, target), "{other} {target}");
         }
     }
 }

@@ -188,7 +188,7 @@ impl Session {
             .unwrap_or_default();
         // mongosh asks these of every server at startup whatever the user's rights; a
         // denial is expected, so it is audited but not logged at info.
-        if crate::authz::decide::is_shell_startup_probe(name) {
+        if crate::authz::decide::is_shell_startup_probe(name, target) {
             tracing::debug!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied (shell startup probe)");
         } else {
             tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
