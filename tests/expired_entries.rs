@@ -109,7 +109,7 @@ fn the_binary_starts_and_check_config_warns_with_exit_zero() {
         "{err}"
     );
     assert!(
-        err.contains("warning: users") && err.contains("gone@admin"),
+        err.contains("warning: users[0] (gone@admin): delete_after") && err.contains("has passed"),
         "{err}"
     );
 

@@ -275,12 +275,7 @@ impl Config {
         let names: Vec<String> = clusters.iter().map(|(c, _)| c.name.clone()).collect();
         let users = Directory::build(&file.users, &catalog, &names)
             .map_err(|e| keyed(&file_name, "users", e))?;
-        for u in users.iter().filter(|u| !u.alive(now)) {
-            warnings.push(format!(
-                "users: {}@{} is past its delete_after and no longer exists",
-                u.user, u.db
-            ));
-        }
+        warnings.extend(expired_users(&file.users, now));
         if file.server.proxy_protocol && proxy_trusted.is_empty() {
             return Err(invalid(
                 "server.proxy_protocol_trusted",
@@ -315,6 +310,24 @@ impl Config {
             self.file.roles.len(),
         )
     }
+}
+
+/// `users[i] (name@db): delete_after ... has passed`, in the access list's words.
+fn expired_users(users: &[UserConfig], now: i64) -> Vec<String> {
+    users
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let at = u.delete_after.as_deref()?;
+            let passed = crate::gates::users::parse_rfc3339(at).ok()? <= now;
+            passed.then(|| {
+                format!(
+                    "users[{i}] ({}@{}): delete_after {at} has passed; the user no longer exists",
+                    u.user, u.db
+                )
+            })
+        })
+        .collect()
 }
 
 /// An error whose text already starts with its key path (`users[0].roles[1] (...)`) keeps
