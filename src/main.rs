@@ -63,6 +63,10 @@ enum Command {
         /// File written by `mongoexport -d admin -c system.users` (or `-` for stdin).
         #[arg(long)]
         file: PathBuf,
+        /// Also import the custom roles of `mongoexport -d admin -c system.roles` output
+        /// as [[roles]] (users then refer to them by name).
+        #[arg(long)]
+        roles: Option<PathBuf>,
     },
     /// Policy simulator: would USER be allowed to run COMMAND on DB? Prints one JSON
     /// line; exit 0 = allow, 1 = deny, 2 = bad input. `--batch` reads JSON lines
@@ -124,7 +128,7 @@ fn main() -> ExitCode {
             mechanism,
             iterations,
         } => hash_password(&user, &mechanism, iterations),
-        Command::ImportUsers { file } => import_users(&file),
+        Command::ImportUsers { file, roles } => import_users(&file, roles.as_deref()),
         Command::AuthzCheck {
             config,
             user,
@@ -174,17 +178,24 @@ fn hash_password(user: &str, names: &[String], iterations: Option<u32>) -> ExitC
     }
 }
 
-fn import_users(file: &std::path::Path) -> ExitCode {
-    let text = if file == std::path::Path::new("-") {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
-    } else {
-        std::fs::read_to_string(file)
+fn import_users(file: &std::path::Path, roles: Option<&std::path::Path>) -> ExitCode {
+    let read = |path: &std::path::Path| {
+        if path == std::path::Path::new("-") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))
     };
-    match text
-        .map_err(|e| e.to_string())
-        .and_then(|t| mongoward::cli::users::import_users(&t))
-    {
+    let roles_text = match roles.map(read).transpose() {
+        Ok(t) => t,
+        Err(e) => return fail(e, 2),
+    };
+    match read(file).and_then(|t| {
+        mongoward::cli::users::import_users_with_roles(&t, roles_text.as_deref())
+            .map_err(|e| format!("{}: {e}", file.display()))
+    }) {
         Ok(imported) => {
             for w in &imported.warnings {
                 eprintln!("warning: {}: {w}", file.display());
@@ -192,7 +203,7 @@ fn import_users(file: &std::path::Path) -> ExitCode {
             print!("{}", imported.toml);
             ExitCode::SUCCESS
         }
-        Err(e) => fail(format!("{}: {e}", file.display()), 2),
+        Err(e) => fail(e, 2),
     }
 }
 

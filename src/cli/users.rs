@@ -67,7 +67,46 @@ pub struct Imported {
 /// stores them, so passwords keep working. Users mongoward cannot serve (`$external`:
 /// X.509, LDAP, Kerberos, AWS) are skipped with a warning instead of failing the import.
 pub fn import_users(json: &str) -> Result<Imported, String> {
-    let docs: Vec<(String, Value)> = match serde_json::from_str::<Value>(json) {
+    import_users_with_roles(json, None)
+}
+
+/// [`import_users`], plus the custom roles of a `mongoexport -d admin -c system.roles`
+/// export as `[[roles]]` (users then refer to them by name, without a warning).
+pub fn import_users_with_roles(json: &str, roles_json: Option<&str>) -> Result<Imported, String> {
+    let docs = json_documents(json)?;
+    let mut out = Imported::default();
+    let mut defined = Vec::new();
+    if let Some(text) = roles_json {
+        let (toml, names, warnings) =
+            roles_import::roles_toml(&json_documents(text)?).map_err(|e| format!("roles: {e}"))?;
+        out.toml.push_str(&toml);
+        out.toml.push('\n');
+        out.warnings
+            .extend(warnings.into_iter().map(|w| format!("roles: {w}")));
+        defined = names;
+    }
+    for (at, d) in &docs {
+        if d["db"].as_str() == Some("$external") {
+            let user = d["user"].as_str().unwrap_or("?");
+            out.warnings.push(format!(
+                "{at}: skipped {user}@$external: external users (X.509, LDAP, Kerberos, AWS) cannot authenticate through mongoward, which accepts SCRAM only"
+            ));
+            continue;
+        }
+        let mut notes = Vec::new();
+        let toml = user_toml(d, &defined, &mut notes).map_err(|e| format!("{at}: {e}"))?;
+        out.warnings
+            .extend(notes.into_iter().map(|n| format!("{at}: {n}")));
+        out.toml.push_str(&toml);
+        out.toml.push('\n');
+    }
+    Ok(out)
+}
+
+/// The documents of an export, each with where it is: `line N` (JSON lines, from 1) or
+/// `document N` (a JSON array, from 1).
+fn json_documents(json: &str) -> Result<Vec<(String, Value)>, String> {
+    Ok(match serde_json::from_str::<Value>(json) {
         Ok(Value::Array(a)) => a
             .into_iter()
             .enumerate()
@@ -85,31 +124,14 @@ pub fn import_users(json: &str) -> Result<Imported, String> {
                     .map_err(|e| format!("{at}: {e}"))
             })
             .collect::<Result<_, _>>()?,
-    };
-    let mut out = Imported::default();
-    for (at, d) in &docs {
-        if d["db"].as_str() == Some("$external") {
-            let user = d["user"].as_str().unwrap_or("?");
-            out.warnings.push(format!(
-                "{at}: skipped {user}@$external: external users (X.509, LDAP, Kerberos, AWS) cannot authenticate through mongoward, which accepts SCRAM only"
-            ));
-            continue;
-        }
-        let mut notes = Vec::new();
-        let toml = user_toml(d, &mut notes).map_err(|e| format!("{at}: {e}"))?;
-        out.warnings
-            .extend(notes.into_iter().map(|n| format!("{at}: {n}")));
-        out.toml.push_str(&toml);
-        out.toml.push('\n');
-    }
-    Ok(out)
+    })
 }
 
 fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn user_toml(d: &Value, notes: &mut Vec<String>) -> Result<String, String> {
+fn user_toml(d: &Value, defined: &[String], notes: &mut Vec<String>) -> Result<String, String> {
     let user = d["user"].as_str().ok_or("missing \"user\"")?;
     let db = d["db"].as_str().ok_or("missing \"db\"")?;
     let mut out = format!(
@@ -121,7 +143,7 @@ fn user_toml(d: &Value, notes: &mut Vec<String>) -> Result<String, String> {
         .as_array()
         .map(|a| {
             a.iter()
-                .filter_map(|r| role_ref(r, user, db, notes))
+                .filter_map(|r| role_ref(r, user, db, defined, notes))
                 .map(|r| toml_str(&r))
                 .collect()
         })
@@ -176,17 +198,27 @@ fn user_toml(d: &Value, notes: &mut Vec<String>) -> Result<String, String> {
 /// `{role, db}` -> "role@db" for built-in roles. A custom role becomes its bare name,
 /// which mongoward resolves against `[[roles]]` (custom roles live once, as in Atlas);
 /// the note says what to add, since system.users does not carry the definition.
-fn role_ref(r: &Value, user: &str, user_db: &str, notes: &mut Vec<String>) -> Option<String> {
+fn role_ref(
+    r: &Value,
+    user: &str,
+    user_db: &str,
+    defined: &[String],
+    notes: &mut Vec<String>,
+) -> Option<String> {
     let role = r["role"].as_str()?;
     let db = r["db"].as_str()?;
     if roles::lookup(role).is_some() {
         return Some(format!("{role}@{db}"));
     }
+    if defined.iter().any(|d| d == role) {
+        return Some(role.to_string());
+    }
     notes.push(format!(
-        "{user}@{user_db}: custom role {role}@{db} imported as {role:?}: add a [[roles]] entry named {role:?} with its privileges (see `mongoexport -d admin -c system.roles`, or `db.getRole({role:?}, {{showPrivileges: true}})` on {db})"
+        "{user}@{user_db}: custom role {role}@{db} imported as {role:?}: add a [[roles]] entry named {role:?} with its privileges (`import-users --roles` reads `mongoexport -d admin -c system.roles` output; or see `db.getRole({role:?}, {{showPrivileges: true}})` on {db})"
     ));
     Some(role.to_string())
 }
 
+mod roles_import;
 #[cfg(test)]
 mod tests;

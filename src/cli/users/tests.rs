@@ -68,3 +68,35 @@ fn custom_roles_and_server_address_restrictions_are_reported() {
     );
     assert!(all.contains("serverAddress dropped"), "{all}");
 }
+
+#[test]
+fn roles_import_defines_custom_roles_that_users_then_name() {
+    let role = r#"{"_id":"shop.myCustomRole","role":"myCustomRole","db":"shop","privileges":[{"resource":{"db":"shop","collection":"orders"},"actions":["find","insert"]},{"resource":{"cluster":true},"actions":["listDatabases"]}],"roles":[{"role":"read","db":"reporting"}]}"#;
+    let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; // 32 bytes
+    let user = format!(
+        r#"{{"user":"app","db":"admin","roles":[{{"role":"myCustomRole","db":"shop"}}],"credentials":{{"SCRAM-SHA-256":{{"iterationCount":15000,"salt":"c2FsdHNhbHRzYWx0c2FsdA==","storedKey":"{key}","serverKey":"{key}"}}}}}}"#
+    );
+    let imported = import_users_with_roles(&user, Some(&format!("{role}\n{role}\n"))).unwrap();
+    assert!(
+        imported.toml.contains("roles = [\"myCustomRole\"]"),
+        "{}",
+        imported.toml
+    );
+    // Only the duplicate definition warns; the user's reference is now defined.
+    assert_eq!(imported.warnings.len(), 1, "{:?}", imported.warnings);
+    assert!(
+        imported.warnings[0].contains("line 2"),
+        "{:?}",
+        imported.warnings
+    );
+    // The whole output is a configuration mongoward accepts.
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+         [[clusters]]\nname = \"c\"\nuri = \"mongodb://127.0.0.1:1\"\n{}",
+        imported.toml
+    );
+    let config = crate::config::Config::from_str(&text, std::path::Path::new("imported.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(config.file.roles.len(), 1);
+    assert_eq!(config.users.len(), 1);
+}
