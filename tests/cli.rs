@@ -245,3 +245,27 @@ fn check_config_loads_every_file_it_names() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("tls.cert_file"));
 }
+
+/// One `$external` user no longer aborts the import: it is skipped, and the warning names
+/// its line (from 1).
+#[test]
+fn import_users_skips_external_users_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.json");
+    let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let scram = format!(
+        r#"{{"user":"app","db":"admin","roles":[{{"role":"read","db":"shop"}}],"credentials":{{"SCRAM-SHA-256":{{"iterationCount":15000,"salt":"c2FsdHNhbHRzYWx0c2FsdA==","storedKey":"{key}","serverKey":"{key}"}}}}}}"#
+    );
+    let x509 = r#"{"user":"CN=client","db":"$external","roles":[{"role":"read","db":"shop"}]}"#;
+    std::fs::write(&path, format!("{x509}\n{scram}\n")).unwrap();
+    let out = bin()
+        .args(["import-users", "--file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("line 1: skipped CN=client@$external"), "{err}");
+    let toml = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(toml.matches("[[users]]").count(), 1, "{toml}");
+}
