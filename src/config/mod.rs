@@ -5,6 +5,7 @@
 //! (users, roles, access list) are compiled into a policy snapshot by `proxy::policy`.
 
 pub mod clusters;
+mod files;
 pub mod uri;
 
 use std::net::SocketAddr;
@@ -18,7 +19,9 @@ use std::sync::Arc;
 
 use crate::authz::privileges::RoleCatalog;
 use crate::authz::role_config::RoleConfig;
-use crate::gates::access_list::{AccessEntryConfig, AccessList, BuildOptions, Strictness};
+use crate::gates::access_list::{
+    cidr_reason, AccessEntryConfig, AccessList, BuildOptions, Strictness,
+};
 use crate::gates::throttle::ThrottleConfig;
 use crate::gates::users::{Directory, UserConfig};
 
@@ -33,7 +36,7 @@ pub enum ConfigError {
         file: String,
         source: std::io::Error,
     },
-    #[error("{file}: {message}")]
+    #[error("{file}:\n{message}")]
     Parse { file: String, message: String },
     #[error("{file}: {key}: {reason}")]
     Invalid {
@@ -132,6 +135,10 @@ pub struct ServerConfig {
     /// throughput). Read at startup only.
     #[serde(default)]
     pub worker_threads: Option<usize>,
+    /// File `run` writes its process id to (removed on a clean exit); what
+    /// `mongoward reload --config FILE` signals.
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// `server.on_revoke`.
@@ -201,12 +208,13 @@ pub fn now_unix() -> i64 {
 }
 
 impl Config {
-    /// Reads and validates a file at startup (expired temporary entries are errors).
+    /// Reads and validates a file at startup. Expired temporary entries and users are
+    /// warnings, as on reload: the file stays valid when a date passes.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Config::load_with(path, Strictness::Startup, now_unix())
     }
 
-    /// Reads and validates a file; `Reload` tolerates entries that expired since it was written.
+    /// Reads and validates a file as of `now` (unix seconds).
     pub fn load_with(path: &Path, strictness: Strictness, now: i64) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             file: path.display().to_string(),
@@ -230,7 +238,8 @@ impl Config {
         let file_name = path.display().to_string();
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file_name.clone(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            // As the toml crate formats it: position, the line with a caret, the reason.
+            message: e.to_string().trim_end().to_string(),
         })?;
         let invalid = |key: &str, reason: String| ConfigError::Invalid {
             file: file_name.clone(),
@@ -241,6 +250,7 @@ impl Config {
         file.tls.cert_file = base.join(&file.tls.cert_file);
         file.tls.key_file = base.join(&file.tls.key_file);
         file.audit.resolve_paths(base);
+        file.server.pid_file = file.server.pid_file.as_ref().map(|p| base.join(p));
         let listen = parse_addrs(&file.server.listen, "server.listen", &invalid)?;
         let plaintext_listen = parse_addrs(
             &file.server.plaintext_listen,
@@ -297,23 +307,18 @@ impl Config {
             ..BuildOptions::with_max_temporary_days(file.server.max_temporary_days)
         };
         let (access_list, access_warnings) = AccessList::build(&file.access_list, &opts, now)
-            .map_err(|e| invalid("access_list", e.to_string()))?;
-        warnings.extend(access_warnings.iter().map(|w| format!("access_list: {w}")));
+            .map_err(|e| keyed(&file_name, "access_list", e.to_string()))?;
+        warnings.extend(access_warnings.iter().map(ToString::to_string));
         if access_list.is_empty() {
             warnings.push("access_list is empty: every connection will be refused (add [[access_list]] entries)".into());
         }
         let proxy_trusted = parse_nets(&file.server.proxy_protocol_trusted, &invalid)?;
-        let catalog =
-            RoleCatalog::build(&file.roles).map_err(|e| invalid("roles", e.to_string()))?;
+        let catalog = RoleCatalog::build(&file.roles)
+            .map_err(|e| keyed(&file_name, "roles", e.to_string()))?;
         let names: Vec<String> = clusters.iter().map(|(c, _)| c.name.clone()).collect();
-        let users =
-            Directory::build(&file.users, &catalog, &names).map_err(|e| invalid("users", e))?;
-        for u in users.iter().filter(|u| !u.alive(now)) {
-            warnings.push(format!(
-                "users: {}@{} is past its delete_after and no longer exists",
-                u.user, u.db
-            ));
-        }
+        let users = Directory::build(&file.users, &catalog, &names)
+            .map_err(|e| keyed(&file_name, "users", e))?;
+        warnings.extend(expired_users(&file.users, now));
         if file.server.proxy_protocol && proxy_trusted.is_empty() {
             return Err(invalid(
                 "server.proxy_protocol_trusted",
@@ -350,6 +355,40 @@ impl Config {
     }
 }
 
+/// `users[i] (name@db): delete_after ... has passed`, in the access list's words.
+fn expired_users(users: &[UserConfig], now: i64) -> Vec<String> {
+    users
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let at = u.delete_after.as_deref()?;
+            let passed = crate::gates::users::parse_rfc3339(at).ok()? <= now;
+            passed.then(|| {
+                format!(
+                    "users[{i}] ({}@{}): delete_after {at} has passed; the user no longer exists",
+                    u.user, u.db
+                )
+            })
+        })
+        .collect()
+}
+
+/// An error whose text already starts with its key path (`users[0].roles[1] (...)`) keeps
+/// it as the key, so every message reads `file: key: reason` with one key-path style.
+fn keyed(file: &str, section: &str, text: String) -> ConfigError {
+    let (key, reason) = match text.split_once(": ") {
+        Some((key, reason)) if key.starts_with(&format!("{section}[")) => {
+            (key.to_string(), reason.to_string())
+        }
+        _ => (section.to_string(), text),
+    };
+    ConfigError::Invalid {
+        file: file.to_string(),
+        key,
+        reason,
+    }
+}
+
 fn parse_addrs(
     list: &[String],
     key: &str,
@@ -380,7 +419,7 @@ fn parse_nets(
                 .map_err(|e| {
                     invalid(
                         &format!("server.proxy_protocol_trusted[{i}]"),
-                        format!("'{t}': {e}"),
+                        format!("'{t}': {}", cidr_reason(t, e.to_string())),
                     )
                 })
         })

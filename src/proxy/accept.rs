@@ -306,7 +306,7 @@ async fn tls_accept(
             Stats::inc(&shared.stats.tls_handshakes_ok);
             return Some(Stream::ServerTls(Box::new(s)));
         }
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => crate::tls::describe_handshake_error(&e),
         Err(_) => "handshake timed out".to_string(),
     };
     tls_failed(shared, ctx, &error).await;

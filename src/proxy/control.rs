@@ -203,6 +203,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         "configuration reloaded"
     );
     shared.stats.record_reload(policy.generation, true);
+    shared.stats.record_access_list(&policy.access, now_unix());
     let summary = reload_summary(&policy, restart);
     shared
         .auditor

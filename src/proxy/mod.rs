@@ -239,6 +239,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .collect();
     let stats = Arc::new(stats::Stats::default());
     stats.record_startup(1);
+    stats.record_access_list(&config.access_list, crate::config::now_unix());
     let (auditor, _writer) = crate::ops::audit::Auditor::start_counted(
         &config.file.audit,
         stats.audit_events_dropped.clone(),

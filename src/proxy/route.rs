@@ -208,7 +208,13 @@ impl Session {
             .first()
             .map(|u| format!("{}@{}", u.user, u.db))
             .unwrap_or_default();
-        tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
+        // mongosh asks these of every server at startup whatever the user's rights; a
+        // denial is expected, so it is audited but not logged at info.
+        if crate::authz::decide::is_shell_startup_probe(name, target) {
+            tracing::debug!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied (shell startup probe)");
+        } else {
+            tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
+        }
         let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, false);
         self.audit(event);
     }

@@ -194,6 +194,10 @@ impl Session {
     }
 
     async fn on_bad_frame(&mut self, e: FrameError) -> Flow {
+        if e.is_hang_up() {
+            tracing::debug!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "client hung up");
+            return Flow::Close;
+        }
         if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
             warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "refused message; closing connection");
         }

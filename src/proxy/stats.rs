@@ -57,6 +57,9 @@ pub struct Stats {
     pub config_reloads: [AtomicU64; 2],
     /// 1 when the last reload (or the startup load) succeeded.
     pub config_last_reload_ok: AtomicU64,
+    /// Temporary access-list entries ignored at the last (re)load: their delete_after had
+    /// passed (start and reload both ignore them; see `gates::access_list::Strictness`).
+    pub access_list_expired_entries: AtomicU64,
     /// Shared with the `ops::audit::Auditor`, which counts what it drops.
     pub audit_events_dropped: Arc<AtomicU64>,
 }
@@ -120,6 +123,13 @@ impl Stats {
     pub fn record_startup(&self, generation: u64) {
         self.config_generation.store(generation, Ordering::Relaxed);
         self.config_last_reload_ok.store(1, Ordering::Relaxed);
+    }
+
+    /// The expired entries of the access list just loaded (startup or reload).
+    pub fn record_access_list(&self, list: &crate::gates::access_list::AccessList, now: i64) {
+        let expired = u64::try_from(list.expired_count(now)).unwrap_or(u64::MAX);
+        self.access_list_expired_entries
+            .store(expired, Ordering::Relaxed);
     }
 
     /// The outcome of a reload; `generation` is the policy now in force either way.

@@ -273,6 +273,13 @@ fn config(out: &mut String, m: &Metrics) {
     );
     single(
         out,
+        "mongoward_access_list_expired_entries",
+        "gauge",
+        "Temporary access-list entries ignored at the last (re)load because their delete_after had passed.",
+        Metrics::get(&m.access_list_expired_entries),
+    );
+    single(
+        out,
         "mongoward_audit_events_dropped_total",
         "counter",
         "Audit events dropped because the audit queue was full.",

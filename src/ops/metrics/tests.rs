@@ -46,6 +46,7 @@ fn known_state() -> Metrics {
     m.record_reload(2, true);
     m.record_reload(2, false);
     m.audit_events_dropped.store(7, Ordering::Relaxed);
+    m.access_list_expired_entries.store(1, Ordering::Relaxed);
     m
 }
 
