@@ -3,7 +3,8 @@
 #  - builds the proxy, makes development certificates (certs/, not for production),
 #  - starts a local test upstream (nx-27017, a MongoDB wire-protocol server from PyPI) on
 #    127.0.0.1:27017 unless something already listens there (a real mongod, say),
-#  - runs `mongoward run` on config.example.toml and prints the connection string.
+#  - runs `mongoward run` on config.example.toml, unmodified (it holds no date that can
+#    pass), and prints the connection string.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +27,6 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null && break; sleep 0.1; done
 fi
 
-# The example's contractor entry is temporary (at most 7 days ahead); keep it in the future
-# so the example starts on any day. Everything else is config.example.toml as written.
-until=$(date -u -d '+2 days' +%Y-%m-%dT%H:%M:%SZ)
-sed "/contractor laptop, temporary/{n;s/^delete_after = \"[^\"]*\"/delete_after = \"$until\"/}" \
-  config.example.toml > .quickstart.toml
-
 cat <<MSG
 
 mongoward is starting on 127.0.0.1:27018 (TLS). Connect as the example application user:
@@ -40,4 +35,4 @@ mongoward is starting on 127.0.0.1:27018 (TLS). Connect as the example applicati
 
 Press Ctrl-C to stop.
 MSG
-"$bin" run --config .quickstart.toml
+"$bin" run --config config.example.toml

@@ -32,6 +32,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Ask the proxy running on this configuration to reload it: checks the file, then
+    /// sends SIGHUP to the process in its `[server] pid_file`.
+    Reload {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Validate a configuration file and print a one-line summary.
     CheckConfig {
         #[arg(long)]
@@ -57,6 +63,10 @@ enum Command {
         /// File written by `mongoexport -d admin -c system.users` (or `-` for stdin).
         #[arg(long)]
         file: PathBuf,
+        /// Also import the custom roles of `mongoexport -d admin -c system.roles` output
+        /// as [[roles]] (users then refer to them by name).
+        #[arg(long)]
+        roles: Option<PathBuf>,
     },
     /// Policy simulator: would USER be allowed to run COMMAND on DB? Prints one JSON
     /// line; exit 0 = allow, 1 = deny, 2 = bad input. `--batch` reads JSON lines
@@ -95,15 +105,28 @@ enum Command {
 }
 
 fn init_logging(format: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal, never into a redirected file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
+    // An IP literal in SNI (old drivers) is handled as no SNI; rustls's WARN per such
+    // connection is dropped (see tls::quiet_sni).
+    let quiet = mongoward::tls::quiet_sni::QuietIpSni;
     if format == "json" {
-        builder.json().flatten_event(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(quiet)
+            .init();
     } else {
-        builder.init();
+        builder.finish().with(quiet).init();
     }
 }
 
@@ -113,6 +136,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::CheckConfig { config, probe } => check_config(&config, probe),
+        Command::Reload { config } => reload(&config),
         Command::DevCerts { out, names } => dev_certs(&out, &names),
         Command::Admin { command } => admin(command),
         Command::HashPassword {
@@ -120,7 +144,7 @@ fn main() -> ExitCode {
             mechanism,
             iterations,
         } => hash_password(&user, &mechanism, iterations),
-        Command::ImportUsers { file } => import_users(&file),
+        Command::ImportUsers { file, roles } => import_users(&file, roles.as_deref()),
         Command::AuthzCheck {
             config,
             user,
@@ -170,27 +194,37 @@ fn hash_password(user: &str, names: &[String], iterations: Option<u32>) -> ExitC
     }
 }
 
-fn import_users(file: &std::path::Path) -> ExitCode {
-    let text = if file == std::path::Path::new("-") {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
-    } else {
-        std::fs::read_to_string(file)
+fn import_users(file: &std::path::Path, roles: Option<&std::path::Path>) -> ExitCode {
+    let read = |path: &std::path::Path| {
+        if path == std::path::Path::new("-") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))
     };
-    match text
-        .map_err(|e| e.to_string())
-        .and_then(|t| mongoward::cli::users::import_users(&t))
-    {
-        Ok(toml) => {
-            print!("{toml}");
+    let roles_text = match roles.map(read).transpose() {
+        Ok(t) => t,
+        Err(e) => return fail(e, 2),
+    };
+    match read(file).and_then(|t| {
+        mongoward::cli::users::import_users_with_roles(&t, roles_text.as_deref())
+            .map_err(|e| format!("{}: {e}", file.display()))
+    }) {
+        Ok(imported) => {
+            for w in &imported.warnings {
+                eprintln!("warning: {}: {w}", file.display());
+            }
+            print!("{}", imported.toml);
             ExitCode::SUCCESS
         }
-        Err(e) => fail(format!("{}: {e}", file.display()), 2),
+        Err(e) => fail(e, 2),
     }
 }
 
 fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
-    match Config::load(path) {
+    match Config::load(path).and_then(|c| c.check_files().map(|()| c)) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("warning: {w}");
@@ -205,6 +239,28 @@ fn check_config(path: &std::path::Path, probe: bool) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `reload`: a file the proxy would refuse is reported here (exit 2) and not signalled.
+fn reload(path: &std::path::Path) -> ExitCode {
+    let config = match Config::load_with(path, Strictness::Reload, now_unix())
+        .and_then(|c| c.check_files().map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    match mongoward::cli::reload::signal_reload(&config) {
+        Ok(pid) => {
+            println!(
+                "sent SIGHUP to mongoward (pid {pid}); its log says whether the reload applied"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
     }
 }
 
@@ -320,7 +376,7 @@ fn admin(command: AdminCommand) -> ExitCode {
 }
 
 fn run(path: PathBuf) -> ExitCode {
-    let config = match Config::load(&path) {
+    let config = match Config::load(&path).and_then(|c| c.check_files().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -362,6 +418,13 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let pid_file = mongoward::cli::reload::pid_file(&config).map(std::path::Path::to_path_buf);
+    if let Some(p) = &pid_file {
+        if let Err(e) = mongoward::cli::reload::write_pid_file(p) {
+            error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     // Store mode: policy and clusters from the control-plane store, followed live.
     let _control_plane = match mongoward::control::run::start(&config, &running).await {
         Ok(cp) => cp,
@@ -374,13 +437,25 @@ async fn serve(config: Config) -> ExitCode {
         info!("ready: mongosh \"mongodb://{a}/?tls=true&tlsCAFile=certs/ca.pem\"");
     }
     wait_for_stop(&running).await;
+    let code = drain(&running, &config).await;
+    if let Some(p) = &pid_file {
+        mongoward::cli::reload::remove_pid_file(p);
+    }
+    code
+}
+
+/// SIGTERM/SIGINT: stop accepting, drain, and say so when done.
+async fn drain(running: &mongoward::proxy::Running, config: &Config) -> ExitCode {
     let drain = Duration::from_secs(config.file.server.drain_timeout_secs);
     info!(
         drain.secs = drain.as_secs(),
         "shutting down: no new connections, draining"
     );
     tokio::select! {
-        _ = running.shutdown(drain) => ExitCode::SUCCESS,
+        _ = running.shutdown(drain) => {
+            info!("stopped");
+            ExitCode::SUCCESS
+        }
         _ = tokio::signal::ctrl_c() => {
             warn!("second interrupt: exiting now");
             // 128 + SIGINT, the shell convention: in-flight commands were abandoned.

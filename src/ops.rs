@@ -3,3 +3,4 @@
 
 pub mod audit;
 pub mod metrics;
+pub mod ratelimit;

@@ -282,8 +282,11 @@ async fn proxy_protocol_missing_or_malformed_header_is_closed() {
 
 // --- check-config ----------------------------------------------------------------------
 
-fn check_config(text: &str) -> (bool, String) {
+/// Runs `check-config` on a file with `entries`; the certificates live as long as the run.
+fn check_config(entries: &[access::Entry]) -> (bool, String) {
     let certs = common::certs();
+    let uri = "mongodb://127.0.0.1:27017";
+    let text = access::config_text(&certs, uri, &["127.0.0.1:0"], "", entries);
     let path = certs.dir.path().join("check.toml");
     std::fs::write(&path, text).expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mongoward"))
@@ -300,19 +303,13 @@ fn check_config(text: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn check_text(entries: &[access::Entry]) -> String {
-    let certs = common::certs();
-    let uri = "mongodb://127.0.0.1:27017";
-    access::config_text(&certs, uri, &["127.0.0.1:0"], "", entries)
-}
-
 #[test]
 fn check_config_warns_open_and_rejects_bad_entries() {
-    let (ok, out) = check_config(&check_text(&[permanent("0.0.0.0/0")]));
+    let (ok, out) = check_config(&[permanent("0.0.0.0/0")]);
     assert!(ok, "open list is legal: {out}");
     assert!(out.contains("open to the whole internet"), "{out}");
 
-    let (ok, out) = check_config(&check_text(&[permanent("10.0.0.1/8")]));
+    let (ok, out) = check_config(&[permanent("10.0.0.1/8")]);
     assert!(!ok, "host bits set must fail: {out}");
     assert!(
         out.contains("access_list[0]") && out.contains("10.0.0.1/8"),
@@ -321,13 +318,14 @@ fn check_config_warns_open_and_rejects_bad_entries() {
     assert!(out.contains("10.0.0.0/8"), "suggests the network: {out}");
 
     let past = temporary("192.0.2.1/32", unix_now() as i64 - 60);
-    let (ok, out) = check_config(&check_text(&[permanent("127.0.0.1/32"), past]));
-    assert!(!ok, "past delete_after must fail: {out}");
+    let (ok, out) = check_config(&[permanent("127.0.0.1/32"), past]);
+    // A passed delete_after is a warning, never an error: the entry is ignored (issue 16).
+    assert!(ok, "past delete_after is only a warning: {out}");
     assert!(
         out.contains("access_list[1]") && out.contains("192.0.2.1"),
         "{out}"
     );
-    assert!(out.contains("not in the future"), "{out}");
+    assert!(out.contains("has passed; entry ignored"), "{out}");
 }
 
 // --- SIGHUP ------------------------------------------------------------------------------

@@ -112,15 +112,19 @@ async fn wrong_service_credentials_fail_clearly_without_leaking_the_user() {
 #[tokio::test(flavor = "multi_thread")]
 async fn check_config_probe_reports_each_cluster() {
     let up = ScramUpstream::start(SERVICE, SECRET, &[Mechanism::ScramSha256]).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    // check-config loads the TLS files too, so they must be real.
+    let c = certs();
+    let dir = &c.dir;
     std::fs::write(dir.path().join("good.pw"), SECRET).expect("write");
     std::fs::write(dir.path().join("bad.pw"), "wrong-pw").expect("write");
     let cluster = |name: &str, uri: &str, extra: &str| {
         format!("[[clusters]]\nname = {name:?}\nuri = {uri:?}\nsni = [\"{name}.test\"]\n{extra}\n")
     };
     let text = format!(
-        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
          {LOOPBACK_ACCESS}{}{}{}",
+        c.cert,
+        c.key,
         cluster("good", &up.uri(SERVICE), "password_file = \"good.pw\""),
         cluster("bad", &up.uri(SERVICE), "password_file = \"bad.pw\""),
         cluster("down", "mongodb://127.0.0.1:1", ""),

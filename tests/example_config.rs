@@ -11,30 +11,20 @@ use common::{certs, pct, repo, run_client, tool, Proxy, Upstream};
 use futures_util::TryStreamExt;
 use mongodb::Client;
 
-/// The example with its upstream, listener and certificates pointed at the test's own, and
-/// the contractor's temporary entry kept in the future (as scripts/quickstart.sh does).
+/// The example with its upstream, listener and certificates pointed at the test's own;
+/// everything else as written (it holds no date, so it works on any day).
 fn example_for(upstream_uri: &str, c: &common::Certs) -> String {
     let text = std::fs::read_to_string(repo().join("config.example.toml")).expect("example");
-    let until = time::OffsetDateTime::now_utc() + time::Duration::days(2);
-    let until = until
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("format");
-    let mut out = Vec::new();
-    let mut after_contractor = false;
-    for line in text.lines() {
-        let line = match line {
+    let out: Vec<String> = text
+        .lines()
+        .map(|line| match line {
             l if l.starts_with("listen = ") => "listen = [\"127.0.0.1:0\"]".to_string(),
             l if l.starts_with("uri = ") => format!("uri = {upstream_uri:?}"),
             l if l.starts_with("cert_file = ") => format!("cert_file = {:?}", c.cert),
             l if l.starts_with("key_file = ") => format!("key_file = {:?}", c.key),
-            l if after_contractor && l.starts_with("delete_after") => {
-                format!("delete_after = {until:?}")
-            }
             l => l.to_string(),
-        };
-        after_contractor = line.contains("contractor laptop, temporary");
-        out.push(line);
-    }
+        })
+        .collect();
     out.join("\n")
 }
 

@@ -133,3 +133,41 @@ fn asks_only_about(body: &RawDocument, cmd_db: &str, user: &str, db: &str) -> bo
         _ => false,
     }
 }
+
+/// Commands mongosh sends at startup to describe the server (prompt, warnings, version
+/// banner, Atlas CLI detection), whether or not the user may run them. Their denials are
+/// expected noise: the proxy audits them like any denial but logs them at debug.
+/// `target` is the namespace or database the denial names.
+pub fn is_shell_startup_probe(command: &str, target: &str) -> bool {
+    const PROBES: [&str; 6] = [
+        "getParameter",
+        "getLog",
+        "getCmdLineOpts",
+        "atlasVersion",
+        "hostInfo",
+        "getFreeMonitoringStatus",
+    ];
+    PROBES.contains(&command) || (command == "aggregate" && target == "admin.atlascli")
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::is_shell_startup_probe;
+
+    #[test]
+    fn shell_startup_probes_are_named_exactly() {
+        assert!(is_shell_startup_probe("getParameter", "admin"));
+        assert!(is_shell_startup_probe("getLog", "admin"));
+        assert!(is_shell_startup_probe("aggregate", "admin.atlascli"));
+        for (other, target) in [
+            ("find", "admin"),
+            ("insert", "shop.orders"),
+            ("getparameter", "admin"),
+            ("aggregate", "shop.atlascli"),
+            ("aggregate", "admin.orders"),
+            ("", ""),
+        ] {
+            assert!(!is_shell_startup_probe(other, target), "{other} {target}");
+        }
+    }
+}

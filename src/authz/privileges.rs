@@ -58,7 +58,7 @@ pub enum Problem {
 pub enum RoleError {
     /// In custom role `roles[index]` (named `role`), at `field`
     /// (e.g. `privileges[1].actions[0]`, `roles[2]`, `role`).
-    #[error("roles[{index}] ({role:?}), {field}: {problem}")]
+    #[error("roles[{index}].{field} ({role:?}): {problem}")]
     InRole {
         role: String,
         index: usize,
@@ -70,7 +70,7 @@ pub enum RoleError {
     #[error("role inheritance cycle: {}", path.join(" -> "))]
     Cycle { path: Vec<String> },
     /// In a user's role list, entry `index`.
-    #[error("user role [{index}]: {problem}")]
+    #[error("roles[{index}]: {problem}")]
     InUser { index: usize, problem: Problem },
 }
 

@@ -3,4 +3,5 @@
 
 pub mod authz_check;
 pub mod probe;
+pub mod reload;
 pub mod users;

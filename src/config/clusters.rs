@@ -33,9 +33,24 @@ pub struct ClusterConfig {
     /// Names that route to this cluster on a shared listener (TLS SNI).
     #[serde(default)]
     pub sni: Vec<String>,
+    /// Seconds to open an upstream connection: TCP, TLS, hello and the service login together.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Seconds to wait for the reply to a forwarded command; a command's own `maxTimeMS`
+    /// (for a getMore: the await time) is added to it, so long operations keep their time.
+    #[serde(default = "default_reply_timeout")]
+    pub reply_timeout_secs: u64,
     /// The resolved service password (never in the file, never printed).
     #[serde(skip)]
     pub password: Option<ServicePassword>,
+}
+
+fn default_connect_timeout() -> u64 {
+    10
+}
+
+fn default_reply_timeout() -> u64 {
+    120
 }
 
 /// The upstream service user's password; `Debug` is redacted so it cannot reach a log line.
@@ -84,6 +99,17 @@ pub fn validate(
             ));
         }
         let uri = UpstreamUri::parse(&c.uri).map_err(|e| invalid(&key("uri"), e.to_string()))?;
+        for (k, v) in [
+            ("connect_timeout_secs", c.connect_timeout_secs),
+            ("reply_timeout_secs", c.reply_timeout_secs),
+        ] {
+            if v == 0 || v > 86_400 {
+                return Err(invalid(
+                    &key(k),
+                    "must be between 1 and 86400 seconds".into(),
+                ));
+            }
+        }
         c.password_file = c.password_file.as_ref().map(|p| base.join(p));
         c.tls_ca_file = c.tls_ca_file.as_ref().map(|p| base.join(p));
         c.password = resolve_password(c, &uri, &key, invalid)?;

@@ -5,6 +5,7 @@
 //! (users, roles, access list) are compiled into a policy snapshot by `proxy::policy`.
 
 pub mod clusters;
+mod files;
 pub mod uri;
 
 use std::net::SocketAddr;
@@ -18,7 +19,9 @@ use std::sync::Arc;
 
 use crate::authz::privileges::RoleCatalog;
 use crate::authz::role_config::RoleConfig;
-use crate::gates::access_list::{AccessEntryConfig, AccessList, BuildOptions, Strictness};
+use crate::gates::access_list::{
+    cidr_reason, AccessEntryConfig, AccessList, BuildOptions, Strictness,
+};
 use crate::gates::throttle::ThrottleConfig;
 use crate::gates::users::{Directory, UserConfig};
 
@@ -33,7 +36,7 @@ pub enum ConfigError {
         file: String,
         source: std::io::Error,
     },
-    #[error("{file}: {message}")]
+    #[error("{file}:\n{message}")]
     Parse { file: String, message: String },
     #[error("{file}: {key}: {reason}")]
     Invalid {
@@ -91,14 +94,27 @@ pub struct ServerConfig {
     #[serde(default)]
     pub plaintext_listen: Vec<String>,
     /// Seconds a client has to finish the TLS handshake (and the PROXY header, if any).
-    /// Authentication is not timed: drivers' monitoring connections never authenticate.
+    /// Authentication has its own deadline (`login_timeout_secs`).
     #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_secs: u64,
     /// Seconds a connection may stay idle between messages before it is closed
     /// (0 = forever, like mongod).
     #[serde(default)]
     pub idle_timeout_secs: u64,
-    /// Largest message accepted from a client, capped by the upstream's own limit.
+    /// Seconds a connection may stay unauthenticated after TLS; each hello (drivers'
+    /// monitoring connections never authenticate) starts the count again. 0 = no limit.
+    #[serde(default = "default_login_timeout")]
+    pub login_timeout_secs: u64,
+    /// Client connections served at once; absent = what the open-file limit allows after
+    /// a reserve for upstream sockets, the metrics endpoint and the control plane.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Client connections served at once from one address (after PROXY protocol);
+    /// absent = no per-address cap.
+    #[serde(default)]
+    pub max_connections_per_source: Option<usize>,
+    /// Largest message accepted from a client (bytes): below the upstream's own limit it
+    /// is what clients are told in hello and what is enforced; above it, no effect.
     #[serde(default)]
     pub max_message_size_bytes: Option<usize>,
     /// Seconds to wait for in-flight commands on SIGTERM.
@@ -122,6 +138,10 @@ pub struct ServerConfig {
     /// throughput). Read at startup only.
     #[serde(default)]
     pub worker_threads: Option<usize>,
+    /// File `run` writes its process id to (removed on a clean exit); what
+    /// `mongoward reload --config FILE` signals.
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// `server.on_revoke`.
@@ -135,8 +155,17 @@ pub enum OnRevoke {
     Keep,
 }
 
+/// Bounds of `server.max_message_size_bytes`: room for a hello and a SCRAM exchange at
+/// the low end, mongod's own 48 MB at the high end.
+const MIN_MESSAGE_CAP: usize = 64 * 1024;
+const MAX_MESSAGE_CAP: usize = 48_000_000;
+
 fn default_max_temporary_days() -> i64 {
     7
+}
+
+fn default_login_timeout() -> u64 {
+    60
 }
 
 fn default_handshake_timeout() -> u64 {
@@ -182,12 +211,13 @@ pub fn now_unix() -> i64 {
 }
 
 impl Config {
-    /// Reads and validates a file at startup (expired temporary entries are errors).
+    /// Reads and validates a file at startup. Expired temporary entries and users are
+    /// warnings, as on reload: the file stays valid when a date passes.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Config::load_with(path, Strictness::Startup, now_unix())
     }
 
-    /// Reads and validates a file; `Reload` tolerates entries that expired since it was written.
+    /// Reads and validates a file as of `now` (unix seconds).
     pub fn load_with(path: &Path, strictness: Strictness, now: i64) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             file: path.display().to_string(),
@@ -211,7 +241,8 @@ impl Config {
         let file_name = path.display().to_string();
         let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file_name.clone(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            // As the toml crate formats it: position, the line with a caret, the reason.
+            message: e.to_string().trim_end().to_string(),
         })?;
         let invalid = |key: &str, reason: String| ConfigError::Invalid {
             file: file_name.clone(),
@@ -231,6 +262,7 @@ impl Config {
             }
             None => false,
         };
+        file.server.pid_file = file.server.pid_file.as_ref().map(|p| base.join(p));
         let listen = parse_addrs(&file.server.listen, "server.listen", &invalid)?;
         let plaintext_listen = parse_addrs(
             &file.server.plaintext_listen,
@@ -254,6 +286,27 @@ impl Config {
                 "must be between 1 and 1024 (leave it out for one per CPU)".into(),
             ));
         }
+        if matches!(file.server.max_message_size_bytes, Some(n) if !(MIN_MESSAGE_CAP..=MAX_MESSAGE_CAP).contains(&n))
+        {
+            return Err(invalid(
+                "server.max_message_size_bytes",
+                format!("must be between {MIN_MESSAGE_CAP} and {MAX_MESSAGE_CAP} (leave it out for the upstream's own limit)"),
+            ));
+        }
+        for (key, value) in [
+            ("server.max_connections", file.server.max_connections),
+            (
+                "server.max_connections_per_source",
+                file.server.max_connections_per_source,
+            ),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(
+                    key,
+                    "must be at least 1 (leave it out for the default)".into(),
+                ));
+            }
+        }
         let mut warnings = Vec::new();
         if !plaintext_listen.is_empty() {
             warnings.push(format!(
@@ -274,23 +327,18 @@ impl Config {
             ..BuildOptions::with_max_temporary_days(file.server.max_temporary_days)
         };
         let (access_list, access_warnings) = AccessList::build(&file.access_list, &opts, now)
-            .map_err(|e| invalid("access_list", e.to_string()))?;
-        warnings.extend(access_warnings.iter().map(|w| format!("access_list: {w}")));
+            .map_err(|e| keyed(&file_name, "access_list", e.to_string()))?;
+        warnings.extend(access_warnings.iter().map(ToString::to_string));
         if access_list.is_empty() && !store_mode {
             warnings.push("access_list is empty: every connection will be refused (add [[access_list]] entries)".into());
         }
         let proxy_trusted = parse_nets(&file.server.proxy_protocol_trusted, &invalid)?;
-        let catalog =
-            RoleCatalog::build(&file.roles).map_err(|e| invalid("roles", e.to_string()))?;
+        let catalog = RoleCatalog::build(&file.roles)
+            .map_err(|e| keyed(&file_name, "roles", e.to_string()))?;
         let names: Vec<String> = clusters.iter().map(|(c, _)| c.name.clone()).collect();
-        let users =
-            Directory::build(&file.users, &catalog, &names).map_err(|e| invalid("users", e))?;
-        for u in users.iter().filter(|u| !u.alive(now)) {
-            warnings.push(format!(
-                "users: {}@{} is past its delete_after and no longer exists",
-                u.user, u.db
-            ));
-        }
+        let users = Directory::build(&file.users, &catalog, &names)
+            .map_err(|e| keyed(&file_name, "users", e))?;
+        warnings.extend(expired_users(&file.users, now));
         if file.server.proxy_protocol && proxy_trusted.is_empty() {
             return Err(invalid(
                 "server.proxy_protocol_trusted",
@@ -352,6 +400,40 @@ fn refuse_policy_sections(
     }
 }
 
+/// `users[i] (name@db): delete_after ... has passed`, in the access list's words.
+fn expired_users(users: &[UserConfig], now: i64) -> Vec<String> {
+    users
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let at = u.delete_after.as_deref()?;
+            let passed = crate::gates::users::parse_rfc3339(at).ok()? <= now;
+            passed.then(|| {
+                format!(
+                    "users[{i}] ({}@{}): delete_after {at} has passed; the user no longer exists",
+                    u.user, u.db
+                )
+            })
+        })
+        .collect()
+}
+
+/// An error whose text already starts with its key path (`users[0].roles[1] (...)`) keeps
+/// it as the key, so every message reads `file: key: reason` with one key-path style.
+fn keyed(file: &str, section: &str, text: String) -> ConfigError {
+    let (key, reason) = match text.split_once(": ") {
+        Some((key, reason)) if key.starts_with(&format!("{section}[")) => {
+            (key.to_string(), reason.to_string())
+        }
+        _ => (section.to_string(), text),
+    };
+    ConfigError::Invalid {
+        file: file.to_string(),
+        key,
+        reason,
+    }
+}
+
 fn parse_addrs(
     list: &[String],
     key: &str,
@@ -382,7 +464,7 @@ fn parse_nets(
                 .map_err(|e| {
                     invalid(
                         &format!("server.proxy_protocol_trusted[{i}]"),
-                        format!("'{t}': {e}"),
+                        format!("'{t}': {}", cidr_reason(t, e.to_string())),
                     )
                 })
         })

@@ -101,3 +101,49 @@ fn worker_threads_must_be_positive() {
     assert!(err.contains("server.worker_threads"), "{err}");
     assert!(parse(&with("-1")).is_err());
 }
+
+#[test]
+fn limits_and_timeouts_have_defaults_and_bounds() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.file.server.login_timeout_secs, 60);
+    assert_eq!(c.file.server.max_connections, None);
+    assert_eq!(c.file.clusters[0].connect_timeout_secs, 10);
+    assert_eq!(c.file.clusters[0].reply_timeout_secs, 120);
+    let server = |kv: &str| MINIMAL.replace("[tls]", &format!("{kv}\n[tls]"));
+    let cluster =
+        |kv: &str| MINIMAL.replace("name = \"default\"", &format!("name = \"default\"\n{kv}"));
+    let rejected = [
+        (server("max_connections = 0"), "server.max_connections"),
+        (
+            server("max_connections_per_source = 0"),
+            "server.max_connections_per_source",
+        ),
+        (
+            server("max_message_size_bytes = 1000"),
+            "server.max_message_size_bytes",
+        ),
+        (
+            server("max_message_size_bytes = 50000000"),
+            "server.max_message_size_bytes",
+        ),
+        (
+            cluster("reply_timeout_secs = 0"),
+            "clusters[0].reply_timeout_secs",
+        ),
+        (
+            cluster("connect_timeout_secs = 0"),
+            "clusters[0].connect_timeout_secs",
+        ),
+    ];
+    for (text, key) in rejected {
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+    let ok = parse(&server(
+        "max_message_size_bytes = 1048576\nlogin_timeout_secs = 0",
+    ))
+    .unwrap();
+    assert_eq!(ok.file.server.max_message_size_bytes, Some(1_048_576));
+    assert_eq!(ok.file.server.login_timeout_secs, 0);
+    assert!(parse(&cluster("reply_timeout_secs = 3600")).is_ok());
+}

@@ -143,6 +143,9 @@ pub fn cluster_config(c: &Cluster, base: &Path) -> Result<(ClusterConfig, Upstre
     if c.listen.len() > 1 {
         return Err("listen: at most one address per cluster".into());
     }
+    // Defaults for the fields a cluster record does not carry (timeouts), as the TOML has.
+    let defaults: ClusterConfig =
+        toml::from_str("name = \"\"\nuri = \"\"").map_err(|e| format!("cluster defaults: {e}"))?;
     let mut list = [ClusterConfig {
         name: c.name.clone(),
         uri: c.upstream.uri.clone(),
@@ -151,7 +154,7 @@ pub fn cluster_config(c: &Cluster, base: &Path) -> Result<(ClusterConfig, Upstre
         tls_ca_file: c.upstream.tls_ca_file.as_ref().map(Into::into),
         listen: c.listen.first().cloned(),
         sni: c.sni.clone(),
-        password: None,
+        ..defaults
     }];
     let invalid = |key: &str, reason: String| ConfigError::Invalid {
         file: "store".into(),

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 pub use config::{
-    AccessEntryConfig, AccessListError, AccessWarning, BuildOptions, Strictness,
+    cidr_reason, AccessEntryConfig, AccessListError, AccessWarning, BuildOptions, Strictness,
     DEFAULT_MAX_TEMPORARY_SECS, SECS_PER_DAY,
 };
 use table::{Block, RangeTable};
@@ -178,6 +178,15 @@ impl AccessList {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Temporary entries whose `delete_after` has passed at `now` (ignored; counted in
+    /// the metrics).
+    pub fn expired_count(&self, now: i64) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.delete_after.is_some_and(|at| at <= now))
+            .count()
     }
 
     /// Earliest `delete_after` strictly after `now`: when the next sweep is due.

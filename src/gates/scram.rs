@@ -9,7 +9,9 @@
 //! 1. `saslStart` payload -> [`ScramServer::start`] -> server-first (done: false).
 //! 2. `saslContinue` payloads -> [`ScramServer::step`] until `done` is true;
 //!    the first returns server-final, the second (unless `skipEmptyExchange`
-//!    was requested) answers the client's empty message with an empty payload.
+//!    was requested) answers the client's third message with an empty payload.
+//!    That third payload is ignored, as mongod ignores it: drivers 3.x-4.0 send
+//!    the server-final message back there instead of an empty one.
 //! 3. The session is authenticated only when [`ScramServer::is_authenticated`].
 //!
 //! Any error ends the conversation; the client must only ever see
@@ -71,8 +73,6 @@ pub enum ScramError {
     /// Wrong password *or* unknown user: deliberately the same variant.
     #[error("client proof does not verify (wrong password or unknown user)")]
     AuthenticationFailed,
-    #[error("expected an empty final client message")]
-    ExpectedEmptyMessage,
     #[error("message out of order for the conversation state")]
     InvalidState,
     #[error("iteration count is not a decimal number")]
@@ -89,6 +89,18 @@ pub enum ScramError {
     Credential(#[from] CredentialError),
 }
 
+impl ScramError {
+    /// True only when a proof was checked against a credential and did not verify: the
+    /// one outcome that says something about a password guess. Every other error is a
+    /// protocol mismatch (a malformed or out-of-order message, another nonce, a proof of
+    /// the wrong length) that tested no password, so the failure throttle must not count
+    /// it: an old driver speaking a slightly different dialect would otherwise lock its
+    /// own user out.
+    pub fn is_wrong_proof(&self) -> bool {
+        matches!(self, ScramError::AuthenticationFailed)
+    }
+}
+
 /// One `saslContinue` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -99,7 +111,8 @@ pub struct Reply {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     AwaitClientFinal,
-    AwaitEmpty,
+    /// The proof verified; the client's (ignored) third message completes it.
+    AwaitThird,
     Authenticated,
     Failed,
 }
@@ -203,7 +216,7 @@ impl ScramServer {
 
     /// Handles the client-final message and returns server-final when the
     /// proof verifies. Without `skipEmptyExchange` the conversation still
-    /// needs the client's empty message (see [`ScramServer::step`]).
+    /// needs the client's third message (see [`ScramServer::step`]).
     pub fn finish(&mut self, client_final: &[u8]) -> Result<Vec<u8>, ScramError> {
         if self.state != State::AwaitClientFinal {
             self.state = State::Failed;
@@ -215,7 +228,7 @@ impl ScramServer {
         self.state = if self.skip_empty_exchange {
             State::Authenticated
         } else {
-            State::AwaitEmpty
+            State::AwaitThird
         };
         Ok(server_final)
     }
@@ -230,16 +243,14 @@ impl ScramServer {
                     done: self.state == State::Authenticated,
                 })
             }
-            State::AwaitEmpty if payload.is_empty() => {
+            // mongod's step 3 answers `done` whatever the payload says: the proof
+            // already verified, and nothing in this message could change that.
+            State::AwaitThird => {
                 self.state = State::Authenticated;
                 Ok(Reply {
                     payload: Vec::new(),
                     done: true,
                 })
-            }
-            State::AwaitEmpty => {
-                self.state = State::Failed;
-                Err(ScramError::ExpectedEmptyMessage)
             }
             State::Authenticated | State::Failed => {
                 self.state = State::Failed;

@@ -127,8 +127,11 @@ impl Directory {
     ) -> Result<Directory, String> {
         let mut out = HashMap::new();
         for (i, u) in users.iter().enumerate() {
-            let user = compile(u, catalog, clusters)
-                .map_err(|e| format!("users[{i}] ({:?}): {e}", u.user))?;
+            let user = compile(u, catalog, clusters).map_err(|e| match e.split_once(": ") {
+                // One key-path style everywhere: users[0].roles[1] ("name"): reason.
+                Some((field, reason)) => format!("users[{i}].{field} ({:?}): {reason}", u.user),
+                None => format!("users[{i}] ({:?}): {e}", u.user),
+            })?;
             let key = (u.db.clone(), u.user.clone());
             if out.insert(key, Arc::new(user)).is_some() {
                 return Err(format!(
@@ -181,9 +184,10 @@ fn compile(u: &UserConfig, catalog: &RoleCatalog, clusters: &[String]) -> Result
         return Err("user: must not be empty".into());
     }
     let (sha1, sha256) = credentials(&u.credentials)?;
-    let privileges = catalog
-        .resolve(&u.roles)
-        .map_err(|e| format!("roles: {e}"))?;
+    let privileges = catalog.resolve(&u.roles).map_err(|e| match e.to_string() {
+        s if s.starts_with("roles[") => s,
+        s => format!("roles: {s}"),
+    })?;
     if let Some(scopes) = &u.scopes {
         for (j, s) in scopes.iter().enumerate() {
             if !clusters.contains(s) {
@@ -244,7 +248,10 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
 fn parse_net(text: &str) -> Result<IpNet, String> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|e| format!("{text:?}: {e}"))
+        .map_err(|e| {
+            let reason = crate::gates::access_list::cidr_reason(text, e.to_string());
+            format!("{text:?}: {reason}")
+        })
 }
 
 #[cfg(test)]

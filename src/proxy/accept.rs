@@ -4,7 +4,7 @@
 //! single TLS byte is read or written: a refused client costs one accept and one close.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::control::SessionHandle;
 use super::io::Stream;
+use super::limits::{CapRefusal, SourceSlot};
 use super::session::{ConnInfo, Session};
 use super::sni::{self, Route};
 use super::stats::Stats;
@@ -24,9 +25,12 @@ use crate::config::now_unix;
 use crate::gates::access_list::{Decision, DenyReason};
 use crate::gates::proxy_protocol::{self, ProxyHeader};
 use crate::ops::audit::{AuditEvent, ConnCtx};
+use crate::ops::ratelimit::LogLimit;
 
-/// Refusal log lines per second before they are summarised (a flood must stay cheap).
-const REFUSAL_LOG_BURST: u64 = 20;
+/// Log lines per second for per-connection events a flood can repeat at will.
+static REFUSAL_LOG: LogLimit = LogLimit::per_second(20);
+static CAP_LOG: LogLimit = LogLimit::per_second(5);
+static ACCEPT_LOG: LogLimit = LogLimit::per_second(1);
 
 pub async fn accept_loop(
     listener: TcpListener,
@@ -35,7 +39,6 @@ pub async fn accept_loop(
     shared: Arc<Shared>,
 ) {
     let mut shutdown = shared.shutdown.clone();
-    let limiter = Arc::new(LogLimiter::default());
     let fallback = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -44,24 +47,24 @@ pub async fn accept_loop(
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
+                    // EMFILE and friends: back off instead of spinning, and say so once
+                    // a second, not twenty times.
+                    if let Some(suppressed) = ACCEPT_LOG.check(now_unix()) {
+                        warn!(error = %e, log.suppressed = suppressed, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             _ = shutdown.changed() => return,
         };
+        // The global cap first: a refusal is an accept and a close, no TLS, no lookup.
+        let Some(guard) = ActiveGuard::try_new(&shared) else {
+            refuse_at_cap(&shared, peer.ip(), CapRefusal::MaxConnections);
+            continue;
+        };
         if shared.proxy_protocol {
-            let guard = ActiveGuard::new(shared.clone());
-            tokio::spawn(serve_proxied(
-                tcp,
-                peer,
-                tls.clone(),
-                route.clone(),
-                guard,
-                limiter.clone(),
-            ));
+            tokio::spawn(serve_proxied(tcp, peer, tls.clone(), route.clone(), guard));
             continue;
         }
         // The listener's own address unless it is a wildcard (saves a syscall per accept).
@@ -70,19 +73,43 @@ pub async fn accept_loop(
         } else {
             fallback
         };
-        if let Some(gate) = admit(&shared, &route, peer, local, &limiter) {
-            let guard = ActiveGuard::new(shared.clone());
-            let conn = Conn {
-                peer,
-                client_ip: peer.ip(),
-                tls: tls.clone(),
-                route: route.clone(),
-                gate,
-                limiter: limiter.clone(),
-            };
-            tokio::spawn(serve(tcp, conn, guard));
-        }
-        // A refused socket is dropped here: closed with no TLS and no reply.
+        let Some(gate) = admit(&shared, &route, peer, local).await else {
+            // A refused socket is dropped here: closed with no TLS and no reply.
+            continue;
+        };
+        let slot = match SourceSlot::acquire(&shared, peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                refuse_at_cap(&shared, peer.ip(), why);
+                continue;
+            }
+        };
+        let conn = Conn {
+            peer,
+            client_ip: peer.ip(),
+            tls: tls.clone(),
+            route: route.clone(),
+            gate,
+        };
+        tokio::spawn(serve(tcp, conn, guard, slot));
+    }
+}
+
+/// Counts and (rate-limited) logs a refusal at a connection cap.
+fn refuse_at_cap(shared: &Shared, ip: IpAddr, why: CapRefusal) {
+    let (counter, cap) = match why {
+        CapRefusal::MaxConnections => (
+            &shared.stats.connections_refused_max,
+            shared.max_connections,
+        ),
+        CapRefusal::PerSource => (
+            &shared.stats.connections_refused_per_source,
+            shared.per_source.as_ref().map_or(0, |p| p.cap),
+        ),
+    };
+    Stats::inc(counter);
+    if let Some(suppressed) = CAP_LOG.check(now_unix()) {
+        warn!(client.addr = %ip, reason = ?why, cap, log.suppressed = suppressed, "connection refused at a connection cap");
     }
 }
 
@@ -110,7 +137,6 @@ struct Conn {
     route: Arc<Route>,
     /// Whether the access list is still to be checked once the SNI name is known.
     gate: Gate,
-    limiter: Arc<LogLimiter>,
 }
 
 /// Where the access list was checked.
@@ -133,45 +159,42 @@ fn deny_label(reason: DenyReason) -> &'static str {
 
 /// The network gate on accept, for a listener whose clusters share one project; a
 /// listener shared by several projects defers to [`admit_routed`].
-fn admit(
+async fn admit(
     shared: &Shared,
     route: &Route,
     client: SocketAddr,
     local: SocketAddr,
-    limiter: &LogLimiter,
 ) -> Option<Gate> {
     let policy = shared.policy.load();
     let Some(project) = route.common_project(&policy) else {
         return Some(Gate::AfterSni);
     };
     let cluster = route.single();
-    let ok = check(
-        shared,
-        &project.access,
-        cluster.as_deref(),
-        client,
-        local,
-        limiter,
-    );
+    let ok = check(shared, &project.access, cluster.as_deref(), client, local).await;
     ok.then_some(Gate::Passed)
 }
 
 /// The network gate once the SNI name has chosen the cluster (and so the project).
-fn admit_routed(shared: &Shared, conn: &Conn, cluster: &Cluster, local: SocketAddr) -> bool {
+async fn admit_routed(shared: &Shared, conn: &Conn, cluster: &Cluster, local: SocketAddr) -> bool {
     let policy = shared.policy.load();
     let client = SocketAddr::new(conn.client_ip, conn.peer.port());
-    let access = policy.access(&cluster.name);
-    check(shared, access, Some(cluster), client, local, &conn.limiter)
+    check(
+        shared,
+        policy.access(&cluster.name),
+        Some(cluster),
+        client,
+        local,
+    )
+    .await
 }
 
 /// Checks one access list. Logs the refusal (rate-limited), counts and audits it.
-fn check(
+async fn check(
     shared: &Shared,
     access: &crate::gates::access_list::AccessList,
     cluster: Option<&Cluster>,
     client: SocketAddr,
     local: SocketAddr,
-    limiter: &LogLimiter,
 ) -> bool {
     let ip = client.ip();
     match access.check(ip, now_unix()) {
@@ -181,12 +204,11 @@ fn check(
             // A refusal flood must stay cheap: build the event only when it goes somewhere.
             if shared.auditor.enabled() {
                 let ctx = conn_ctx(cluster, local, client, None);
-                shared
-                    .auditor
-                    .emit(AuditEvent::network_access_denied(&ctx, deny_label(reason)));
+                let event = AuditEvent::network_access_denied(&ctx, deny_label(reason));
+                shared.auditor.emit_blocking(event).await;
             }
-            if limiter.allow() {
-                info!(client.addr = %ip, reason = ?reason, "connection refused by the access list");
+            if let Some(suppressed) = REFUSAL_LOG.check(now_unix()) {
+                info!(client.addr = %ip, reason = ?reason, log.suppressed = suppressed, "connection refused by the access list");
             }
             false
         }
@@ -201,7 +223,6 @@ async fn serve_proxied(
     tls: Option<TlsAcceptor>,
     route: Arc<Route>,
     guard: ActiveGuard,
-    limiter: Arc<LogLimiter>,
 ) {
     let shared = guard.shared().clone();
     if !proxy_protocol::is_trusted(peer.ip(), &shared.proxy_trusted) {
@@ -225,17 +246,21 @@ async fn serve_proxied(
         }
     };
     let local = tcp.local_addr().unwrap_or(peer);
-    if let Some(gate) = admit(&shared, &route, client, local, &limiter) {
-        let conn = Conn {
-            peer,
-            client_ip: client.ip(),
-            tls,
-            route,
-            gate,
-            limiter,
-        };
-        serve(tcp, conn, guard).await;
-    }
+    let Some(gate) = admit(&shared, &route, client, local).await else {
+        return;
+    };
+    let slot = match SourceSlot::acquire(&shared, client.ip()) {
+        Ok(slot) => slot,
+        Err(why) => return refuse_at_cap(&shared, client.ip(), why),
+    };
+    let conn = Conn {
+        peer,
+        client_ip: client.ip(),
+        tls,
+        route,
+        gate,
+    };
+    serve(tcp, conn, guard, slot).await;
 }
 
 /// Reads exactly the header's bytes, so the TLS ClientHello stays in the socket.
@@ -257,7 +282,7 @@ async fn read_proxy_header(tcp: &mut TcpStream) -> Result<ProxyHeader, String> {
     }
 }
 
-async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard) {
+async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard, slot: Option<SourceSlot>) {
     let shared = guard.shared().clone();
     let _ = tcp.set_nodelay(true);
     let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
@@ -286,6 +311,7 @@ async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard) {
         cluster,
     };
     Session::new(info, shared, stream, handle).run().await;
+    drop(slot);
     drop(guard);
 }
 
@@ -300,7 +326,7 @@ async fn handshake(
     let single = conn.route.single();
     if let (Gate::AfterSni, Some(c)) = (conn.gate, &single) {
         // One cluster that no project claims (yet): its (closed) list decides.
-        if !admit_routed(shared, conn, c, ctx.local) {
+        if !admit_routed(shared, conn, c, ctx.local).await {
             return None;
         }
     }
@@ -314,7 +340,7 @@ async fn handshake(
             let routed = async {
                 let hello = sni::read_hello(&conn.route, tcp).await?;
                 if conn.gate == Gate::AfterSni
-                    && !admit_routed(shared, conn, &hello.cluster, ctx.local)
+                    && !admit_routed(shared, conn, &hello.cluster, ctx.local).await
                 {
                     return Err(sni::SniError::Refused);
                 }
@@ -331,7 +357,7 @@ async fn handshake(
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => "handshake timed out".to_string(),
             };
-            tls_failed(shared, ctx, &error);
+            tls_failed(shared, ctx, &error).await;
             None
         }
     }
@@ -348,17 +374,22 @@ async fn tls_accept(
             Stats::inc(&shared.stats.tls_handshakes_ok);
             return Some(Stream::ServerTls(Box::new(s)));
         }
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => crate::tls::describe_handshake_error(&e),
         Err(_) => "handshake timed out".to_string(),
     };
-    tls_failed(shared, ctx, &error);
+    tls_failed(shared, ctx, &error).await;
     None
 }
 
-fn tls_failed(shared: &Shared, ctx: &ConnCtx, error: &str) {
+async fn tls_failed(shared: &Shared, ctx: &ConnCtx, error: &str) {
     Stats::inc(&shared.stats.tls_handshake_failures);
-    info!(conn.id = ctx.conn_id, client.addr = %ctx.remote, error = %error, "TLS handshake failed");
-    shared.auditor.emit(AuditEvent::tls_failure(ctx, error));
+    if let Some(suppressed) = REFUSAL_LOG.check(now_unix()) {
+        info!(conn.id = ctx.conn_id, client.addr = %ctx.remote, error = %error, log.suppressed = suppressed, "TLS handshake failed");
+    }
+    shared
+        .auditor
+        .emit_blocking(AuditEvent::tls_failure(ctx, error))
+        .await;
 }
 
 /// Removes a connection from the registry however its task ends.
@@ -370,22 +401,5 @@ struct Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         self.shared.sessions.remove(&self.id);
-    }
-}
-
-/// At most `REFUSAL_LOG_BURST` lines per second per listener; the counter keeps the total.
-#[derive(Default)]
-struct LogLimiter {
-    window: AtomicU64,
-    count: AtomicU64,
-}
-
-impl LogLimiter {
-    fn allow(&self) -> bool {
-        let now = now_unix() as u64;
-        if self.window.swap(now, Ordering::Relaxed) != now {
-            self.count.store(0, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed) < REFUSAL_LOG_BURST
     }
 }

@@ -169,7 +169,7 @@ impl Session {
         let reply = match conv.server.step(payload) {
             Ok(r) => r,
             Err(e) => {
-                self.record_failure(&conv, &e.to_string());
+                self.record_failure(&conv, &e.to_string(), e.is_wrong_proof());
                 return Err(self.auth_failed());
             }
         };
@@ -185,7 +185,9 @@ impl Session {
         })
     }
 
-    fn record_failure(&mut self, conv: &Conversation, proof: &str) {
+    /// A failed authentication: counted, audited and logged. Only a proof that was
+    /// checked and did not verify (`guessed`) feeds the failure throttle.
+    fn record_failure(&mut self, conv: &Conversation, proof: &str, guessed: bool) {
         let mechanism = conv.server.mechanism();
         self.shared
             .stats
@@ -201,13 +203,11 @@ impl Session {
             mechanism.name(),
             Err(reason),
         );
-        self.shared.auditor.emit(event);
-        if let Ok(mut t) = self.shared.throttle.lock() {
-            t.record_failure(
-                conv.server.username(),
-                self.info.peer.ip(),
-                now_unix() as u64 * 1000,
-            );
+        self.audit(event);
+        // Still a failed login (metrics, audit, log) when it tested no password, but
+        // only a guess may slow or refuse the next attempt.
+        if guessed {
+            self.throttle_failure(conv.server.username());
         }
         info!(
             conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
@@ -216,11 +216,17 @@ impl Session {
         );
     }
 
+    fn throttle_failure(&self, user: &str) {
+        if let Ok(mut t) = self.shared.throttle.lock() {
+            t.record_failure(user, self.info.peer.ip(), now_unix() as u64 * 1000);
+        }
+    }
+
     /// The conversation proved the password: bind the user to the connection.
     fn complete(&mut self, conv: &Conversation) -> Result<(), ErrorReply> {
         let Ok(user) = &conv.found else {
             // Unreachable by construction (a fake credential never verifies); fail closed.
-            self.record_failure(conv, "no user");
+            self.record_failure(conv, "no user", true);
             return Err(self.auth_failed());
         };
         if let Some(current) = &self.user {
@@ -246,7 +252,7 @@ impl Session {
             mechanism.name(),
             Ok(()),
         );
-        self.shared.auditor.emit(event);
+        self.audit(event);
         if conv.speculative {
             Stats::inc(&self.shared.stats.auth_speculative);
         }

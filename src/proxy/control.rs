@@ -105,8 +105,9 @@ impl SessionHandle {
     }
 
     /// Asks the session to close; it notices even if it is not waiting right now.
-    pub fn revoke(&self) {
-        self.stop.raise(Stop::Revoked);
+    /// True the first time only: the revocation is reported once per connection.
+    pub fn revoke(&self) -> bool {
+        self.stop.raise(Stop::Revoked)
     }
 
     /// Asks the session to finish the message under way and close (shutdown).
@@ -114,9 +115,19 @@ impl SessionHandle {
         self.stop.raise(Stop::Drain);
     }
 
+    /// Closes the session now, whatever it waits for (a drain that ran out of time).
+    pub fn close_now(&self) {
+        self.stop.raise(Stop::Revoked);
+    }
+
     /// Resolves when the session has been asked to stop, saying why.
     pub fn stopped(&self) -> Wait<'_> {
         self.stop.wait()
+    }
+
+    /// The stop asked for so far, if any (one atomic read).
+    pub fn raised(&self) -> Option<Stop> {
+        self.stop.raised()
     }
 
     /// Resolves when the session is revoked (a drain does not count).
@@ -127,18 +138,25 @@ impl SessionHandle {
 
 /// Closes every connection the current policy no longer admits: users removed, expired
 /// or out of scope always; access-list revocations unless `on_revoke = "keep"`.
-pub fn sweep(shared: &Shared) {
+/// Returns the audit events to send (not sent while the registry is being iterated).
+pub fn sweep(shared: &Shared) -> Vec<AuditEvent> {
     let policy = shared.policy.load();
     let now = now_unix();
+    let mut events = Vec::new();
     for item in shared.sessions.iter() {
         let handle = item.value();
-        if let Some(reason) = handle.revoked_by(&policy, now) {
+        let Some(reason) = handle.revoked_by(&policy, now) else {
+            continue;
+        };
+        // A session busy with a slow command is still registered at the next sweep:
+        // report it once, not four times a second.
+        if handle.revoke() {
             info!(conn.id = *item.key(), client.addr = %handle.ip, cluster.name = %handle.cluster, reason = ?reason, "access revoked; closing connection");
             let event = AuditEvent::connection_revoked(&handle.ctx, &handle.principal(), reason);
-            shared.auditor.emit(event);
-            handle.revoke();
+            events.push(event);
         }
     }
+    events
 }
 
 /// Background task: periodic sweeps, plus one right after every reload.
@@ -151,7 +169,9 @@ pub async fn sweeper(shared: Arc<Shared>) {
             _ = shared.sweep_now.notified() => {}
             _ = shutdown.changed() => return,
         }
-        sweep(&shared);
+        for event in sweep(&shared) {
+            shared.auditor.emit_blocking(event).await;
+        }
         shared.cursors.expire(now_unix());
     }
 }
@@ -161,6 +181,11 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
     if shared.live.store_mode() {
         return crate::proxy::live::reload_certs_only(shared);
     }
+    // One reload at a time: a file read earlier must not be installed after a newer one.
+    let _one = shared
+        .reload_lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let loaded = Config::load_with(&shared.config_path, Strictness::Reload, now_unix())
         .and_then(|c| reload_certs(shared, &c).map(|()| c));
     let config = match loaded {
@@ -171,7 +196,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
             shared.stats.record_reload(running.generation, false);
             let summary = reload_summary(&running, Vec::new());
             let event = AuditEvent::config_reload(&summary, Err(&e.to_string()));
-            shared.auditor.emit(event);
+            shared.auditor.emit_detached(event);
             return Err(e);
         }
     };
@@ -191,10 +216,13 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         "configuration reloaded"
     );
     shared.stats.record_reload(policy.generation, true);
+    shared
+        .stats
+        .record_access_list(&config.access_list, now_unix());
     let summary = reload_summary(&policy, restart);
     shared
         .auditor
-        .emit(AuditEvent::config_reload(&summary, Ok(())));
+        .emit_detached(AuditEvent::config_reload(&summary, Ok(())));
     shared.sweep_now.notify_one();
     Ok(policy.generation)
 }

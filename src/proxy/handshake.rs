@@ -1,9 +1,12 @@
 //! The proxy's own answers to `hello`/`isMaster`, `ping` and `buildInfo`.
 //!
 //! Drivers see one mongos-like endpoint (`msg: "isdbgrid"`): never the upstream's host
-//! list, replica set name or topology. Limits and wire versions are the upstream's own,
-//! so drivers size batches for the real server. No `topologyVersion` is sent: drivers
-//! then poll instead of holding awaitable hellos open against the proxy.
+//! list, replica set name or topology. Limits and `maxWireVersion` are the upstream's own,
+//! so drivers size batches and pick features for the real server. `minWireVersion` is 0,
+//! as mongod and mongos answer: the proxy speaks OP_MSG upstream whatever the client
+//! speaks, so an upstream's high minimum must not make old drivers refuse the proxy.
+//! No `topologyVersion` is sent: drivers then poll instead of holding awaitable hellos
+//! open against the proxy.
 
 use bson::oid::ObjectId;
 use bson::{rawdoc, RawArrayBuf, RawDocument, RawDocumentBuf};
@@ -51,6 +54,9 @@ impl HelloRequest {
         }
     }
 }
+
+/// What mongod and mongos report: drivers of any age may connect.
+pub const MIN_WIRE_VERSION: i32 = 0;
 
 /// Per-process identity shown to drivers.
 pub struct Identity {
@@ -101,7 +107,7 @@ pub fn hello_reply(
         doc.append("logicalSessionTimeoutMinutes", m);
     }
     doc.append("connectionId", connection_id);
-    doc.append("minWireVersion", info.min_wire_version);
+    doc.append("minWireVersion", MIN_WIRE_VERSION);
     doc.append("maxWireVersion", info.max_wire_version);
     doc.append("readOnly", false);
     if !compressors.is_empty() {
@@ -123,11 +129,18 @@ pub fn finish(mut doc: RawDocumentBuf) -> RawDocumentBuf {
     doc
 }
 
-/// `buildInfo`, from the upstream's version (drivers gate features on it).
+/// `buildInfo`, from the upstream's version (drivers gate features on it). The Java
+/// driver 3.x reads the first three entries of `versionArray`, so it always has mongod's
+/// four (major, minor, patch, pre-release), padded with zeros.
 pub fn build_info(info: &UpstreamInfo) -> RawDocumentBuf {
     let mut version_array = RawArrayBuf::new();
-    for v in &info.version_array {
-        version_array.push(*v);
+    let parts = info
+        .version_array
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(0));
+    for v in parts.take(4) {
+        version_array.push(v);
     }
     rawdoc! {
         "version": info.version.as_str(),

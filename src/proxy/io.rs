@@ -81,6 +81,21 @@ pub enum FrameError {
     Io(#[from] io::Error),
 }
 
+impl FrameError {
+    /// The client went away (mid-message, reset, broken pipe): routine, logged at debug.
+    pub fn is_hang_up(&self) -> bool {
+        use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+        match self {
+            FrameError::Truncated => true,
+            FrameError::Io(e) => matches!(
+                e.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            ),
+            FrameError::Wire(_) | FrameError::Rejected { .. } => false,
+        }
+    }
+}
+
 /// Bytes asked of the socket when no frame is under way: enough for the commands and
 /// replies of a typical request loop in one read, small enough that an idle connection's
 /// buffer stays cheap.

@@ -12,18 +12,23 @@ pub mod filter;
 pub mod handshake;
 pub mod inspect;
 pub mod io;
+pub mod legacy;
+pub mod limits;
 pub mod live;
 pub mod policy;
 pub mod replies;
 pub mod replset;
 pub mod route;
 pub mod session;
+pub mod session_limits;
+pub mod session_upstream;
 pub mod signal;
 pub mod sni;
 pub mod stats;
 pub mod upstream;
 pub mod upstream_auth;
 pub mod upstream_tls;
+pub mod wait;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,25 +90,43 @@ pub struct Shared {
     /// Store mode: the cluster layout the control plane installs (see `live`).
     pub live: live::LiveState,
     sweep_now: Notify,
+    /// Serialises configuration reloads (never taken on the message path).
+    reload_lock: std::sync::Mutex<()>,
     next_conn_id: AtomicI64,
     active: AtomicUsize,
     idle: Notify,
     handshake_timeout: Duration,
     /// `server.idle_timeout_secs`; None = never.
     pub idle_timeout: Option<Duration>,
+    /// `server.max_connections` (or its default from the open-file limit).
+    pub max_connections: usize,
+    /// `server.max_connections_per_source`, with the live counts.
+    pub per_source: Option<limits::PerSource>,
+    /// `server.login_timeout_secs`; None = no deadline.
+    pub login_timeout: Option<Duration>,
+    /// `server.max_message_size_bytes`: client messages above it are refused (the
+    /// upstream's own limit applies as well).
+    pub max_message_size: Option<usize>,
 }
 
 /// Decrements the live-connection count when a connection task ends, however it ends.
 struct ActiveGuard(Arc<Shared>);
 
 impl ActiveGuard {
-    fn new(shared: Arc<Shared>) -> ActiveGuard {
-        shared.active.fetch_add(1, Ordering::AcqRel);
+    /// Counts a new connection, or None when `max_connections` are already served.
+    fn try_new(shared: &Arc<Shared>) -> Option<ActiveGuard> {
+        let max = shared.max_connections;
+        shared
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
         shared
             .stats
             .connections_open
             .fetch_add(1, Ordering::Relaxed);
-        ActiveGuard(shared)
+        Some(ActiveGuard(shared.clone()))
     }
 
     fn shared(&self) -> &Arc<Shared> {
@@ -179,27 +202,36 @@ impl Running {
         self.shared.active.load(Ordering::Acquire)
     }
 
-    /// Stops accepting, asks sessions to finish, waits up to `drain` for them.
+    /// Resolves when no client connection is left.
+    async fn idle(&self) {
+        while self.shared.active.load(Ordering::Acquire) > 0 {
+            let notified = self.shared.idle.notified();
+            if self.shared.active.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+        }
+    }
+
+    /// Stops accepting, asks sessions to finish, waits up to `drain` for them, then
+    /// closes whatever is left.
     pub async fn shutdown(&self, drain: Duration) {
         let _ = self.stop.send(true);
         // Sessions registered after this pass see the flag themselves (accept::serve).
         for s in self.shared.sessions.iter() {
             s.value().drain();
         }
-        let wait = async {
-            while self.shared.active.load(Ordering::Acquire) > 0 {
-                let notified = self.shared.idle.notified();
-                if self.shared.active.load(Ordering::Acquire) == 0 {
-                    break;
-                }
-                let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
-            }
-        };
-        if tokio::time::timeout(drain, wait).await.is_err() {
+        if tokio::time::timeout(drain, self.idle()).await.is_err() {
             warn!(
                 remaining = self.active_connections(),
                 "drain timeout reached; closing remaining connections"
             );
+            // Sessions still waiting (on a hung upstream, say) close now rather than
+            // outliving the drain; they watch this signal in every wait.
+            for s in self.shared.sessions.iter() {
+                s.value().close_now();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.idle()).await;
         }
         self.shared.auditor.flush().await;
     }
@@ -217,6 +249,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .collect();
     let stats = Arc::new(stats::Stats::default());
     stats.record_startup(1);
+    stats.record_access_list(&config.access_list, crate::config::now_unix());
     let (auditor, _writer) = crate::ops::audit::Auditor::start_counted(
         &config.file.audit,
         stats.audit_events_dropped.clone(),
@@ -244,11 +277,23 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         certs,
         live: live::LiveState::default(),
         sweep_now: Notify::new(),
+        reload_lock: std::sync::Mutex::new(()),
         next_conn_id: AtomicI64::new(1),
         active: AtomicUsize::new(0),
         idle: Notify::new(),
         handshake_timeout: Duration::from_secs(config.file.server.handshake_timeout_secs.max(1)),
         idle_timeout: match config.file.server.idle_timeout_secs {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        },
+        max_message_size: config.file.server.max_message_size_bytes,
+        max_connections: max_connections(config),
+        per_source: config
+            .file
+            .server
+            .max_connections_per_source
+            .map(limits::PerSource::new),
+        login_timeout: match config.file.server.login_timeout_secs {
             0 => None,
             secs => Some(Duration::from_secs(secs)),
         },
@@ -351,6 +396,27 @@ async fn listen(
     info!(listen.addr = %bound, tls = tls.is_some(), "listening");
     tokio::spawn(accept::accept_loop(listener, tls, route, shared));
     Ok(bound)
+}
+
+/// `server.max_connections`, or the default the open-file limit allows; says which, and
+/// warns when a configured cap needs more descriptors than the process may open.
+fn max_connections(config: &Config) -> usize {
+    let open_files = limits::open_file_limit();
+    let max = match config.file.server.max_connections {
+        Some(max) => {
+            if let Some(n) = open_files.filter(|&n| limits::descriptors_needed(max) > n) {
+                warn!(
+                    server.max_connections = max,
+                    open_files = n,
+                    "max_connections needs more descriptors than the open-file limit allows: raise the limit (ulimit -n, LimitNOFILE) or lower the cap"
+                );
+            }
+            max
+        }
+        None => limits::default_max_connections(open_files),
+    };
+    info!(server.max_connections = max, open_files = ?open_files, "connection cap");
+    max
 }
 
 fn random_secret() -> [u8; 32] {

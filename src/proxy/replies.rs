@@ -88,11 +88,20 @@ pub struct ReplyTo {
 }
 
 /// Encodes a proxy-made reply document for the request it answers. OP_QUERY requests
-/// get OP_REPLY, everything else OP_MSG; compressed when the request was (a driver
-/// accepts either, mongod mirrors the request).
+/// get OP_REPLY (flagged QueryFailure for a `$err` document), everything else OP_MSG;
+/// compressed when the request was (a driver accepts either, mongod mirrors the request).
 pub fn encode(reply_to: &ReplyTo, own_id: i32, doc: &RawDocument) -> Bytes {
     let msg = if reply_to.op_code == wire::OP_QUERY {
-        wire::encode_op_reply(own_id, reply_to.request_id, doc)
+        // A `$err` document is a legacy query failure: mongod flags it QueryFailure.
+        match doc.get("$err") {
+            Ok(Some(_)) => wire::encode_op_reply_flags(
+                own_id,
+                reply_to.request_id,
+                wire::REPLY_QUERY_FAILURE,
+                doc,
+            ),
+            _ => wire::encode_op_reply(own_id, reply_to.request_id, doc),
+        }
     } else {
         wire::encode_op_msg(own_id, reply_to.request_id, 0, doc)
     };

@@ -4,11 +4,14 @@
 use bson::{RawDocument, RawDocumentBuf};
 
 use super::handshake::{self, HelloRequest};
+use super::legacy::{self, LegacyRefusal, LOG_BURST, LOG_INTERVAL_SECS};
 use super::replies::ErrorReply;
 use super::session::Session;
-use crate::authz::classify::{Kind, Sequences};
+use super::stats::Stats;
+use crate::authz::classify::{Kind, NoSequences, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
+use crate::ops::ratelimit::LogLimit;
 use crate::wire::{DocSequence, Documents, OpMsg, OpQuery};
 
 /// The decision for one command.
@@ -42,26 +45,36 @@ impl<'a> Sequences<'a> for MsgSequences<'a> {
     }
 }
 
-fn is_hello(name: &str) -> bool {
-    matches!(name, "hello" | "isMaster" | "ismaster")
-}
+/// Log lines for refused OP_QUERY messages, shared by every connection.
+static LEGACY_LOG: LogLimit = LogLimit::new(LOG_BURST, LOG_INTERVAL_SECS);
 
-/// OP_QUERY is accepted only for the legacy handshake on `admin.$cmd`, as mongod 6+.
+/// OP_QUERY: mongod's short list of commands on `<db>.$cmd`, each upconverted to its
+/// OP_MSG body and routed exactly like it (same gates, throttle, audit and handlers);
+/// everything else is refused as mongod refuses it. Never forwarded: the reply is the
+/// proxy's own, which the session encodes as OP_REPLY.
 pub async fn legacy_query(
     session: &mut Session,
     q: &OpQuery,
 ) -> Result<RawDocumentBuf, ErrorReply> {
     let name = q.command_name();
-    if q.full_collection_name() != "admin.$cmd" || !is_hello(name) {
-        return Err(ErrorReply::new(
-            5739101,
-            "UnsupportedOpQueryCommand",
-            format!(
-                "Unsupported OP_QUERY command: {name}. The client driver may require an upgrade."
-            ),
-        ));
+    let body = match legacy::upconvert(q.full_collection_name(), q.query(), q.command(), name) {
+        Ok(body) => body,
+        Err(refusal) => {
+            session.legacy_refused(&refusal);
+            return Ok(refusal.to_doc());
+        }
+    };
+    match route_command(session, &body, &NoSequences).await {
+        Route::Reply(doc) => Ok(doc),
+        Route::Refuse(err) => Err(err),
+        // None of the allowed commands is forwarded; should one ever classify so, it is
+        // refused rather than sent upstream in a form the gates did not read.
+        Route::Forward(_) | Route::Close => {
+            let refusal = LegacyRefusal::Unsupported(name.to_string());
+            session.legacy_refused(&refusal);
+            Err(legacy::unsupported(name))
+        }
     }
-    Ok(hello(session, q.command(), name).await)
 }
 
 async fn hello(session: &mut Session, body: &RawDocument, name: &str) -> RawDocumentBuf {
@@ -69,7 +82,7 @@ async fn hello(session: &mut Session, body: &RawDocument, name: &str) -> RawDocu
     if !req.compression.is_empty() || session.compressors.is_empty() {
         session.compressors = handshake::negotiate(&req.compression);
     }
-    let info = session.info.cluster.info();
+    let info = session.client_info();
     let now = bson::DateTime::now().timestamp_millis();
     let mut doc = handshake::hello_reply(
         &req,
@@ -96,13 +109,22 @@ fn refusal_reply(r: &Refusal) -> ErrorReply {
 
 /// Routes one OP_MSG command.
 pub async fn route(session: &mut Session, msg: &OpMsg) -> Route {
+    route_command(session, msg.body(), &MsgSequences(msg)).await
+}
+
+/// Routes one command body (an OP_MSG's, or an upconverted OP_QUERY's).
+async fn route_command<'a, S: Sequences<'a>>(
+    session: &mut Session,
+    body: &'a RawDocument,
+    seqs: &S,
+) -> Route {
     let user = session.current_user();
     let caller = user.as_ref().map(|u| Caller {
         user: &u.user,
         db: &u.db,
         privileges: &u.privileges,
     });
-    let c = match decide(caller, msg.body(), &MsgSequences(msg)) {
+    let c = match decide(caller, body, seqs) {
         Ok(c) => c,
         Err(refusal) => {
             session.log_refusal(&refusal);
@@ -113,33 +135,33 @@ pub async fn route(session: &mut Session, msg: &OpMsg) -> Route {
         session.note_allowed(c.name, c.db, &c.target);
     }
     match c.kind {
-        Kind::Handshake => Route::Reply(hello(session, msg.body(), c.name).await),
+        Kind::Handshake => Route::Reply(hello(session, body, c.name).await),
         Kind::Ping => Route::Reply(handshake::finish(RawDocumentBuf::new())),
         Kind::BuildInfo => Route::Reply(handshake::build_info(&session.info.cluster.info())),
         Kind::WhatsMyUri => Route::Reply(session.whats_my_uri()),
-        Kind::SaslStart => answer(session.sasl_start(msg.body(), c.db).await),
-        Kind::SaslContinue => answer(session.sasl_continue(msg.body())),
+        Kind::SaslStart => answer(session.sasl_start(body, c.db).await),
+        Kind::SaslContinue => answer(session.sasl_continue(body)),
         Kind::Authenticate => Route::Refuse(ErrorReply::new(
             334,
             "MechanismUnavailable",
             "only SCRAM-SHA-256 and SCRAM-SHA-1 are enabled",
         )),
         Kind::Logout => Route::Reply(session.logout()),
-        Kind::ConnectionStatus => Route::Reply(session.connection_status(msg.body())),
-        Kind::UsersInfo => Route::Reply(session.users_info(msg.body(), c.db)),
-        Kind::RolesInfo => Route::Reply(session.roles_info(msg.body(), c.db)),
+        Kind::ConnectionStatus => Route::Reply(session.connection_status(body)),
+        Kind::UsersInfo => Route::Reply(session.users_info(body, c.db)),
+        Kind::RolesInfo => Route::Reply(session.roles_info(body, c.db)),
         Kind::GetMore { cursor_id, coll } => session.check_get_more(cursor_id, c.db, coll),
         Kind::KillCursors {
             coll,
             ref cursor_ids,
         } => session.check_kill_cursors(c.db, coll, cursor_ids),
-        Kind::EndSessions => session.route_end_sessions(msg.body()),
+        Kind::EndSessions => session.route_end_sessions(body),
         Kind::ListDatabases { filter } => {
-            Route::Forward(session.list_databases_filter(msg.body(), filter))
+            Route::Forward(session.list_databases_filter(body, filter))
         }
         Kind::ListCollections { filter: true } => session.list_collections_filtered(c.db),
         _ => {
-            session.note_lsid(msg.body());
+            session.note_lsid(body);
             Route::Forward(ReplyFilter::None)
         }
     }
@@ -186,9 +208,23 @@ impl Session {
             .first()
             .map(|u| format!("{}@{}", u.user, u.db))
             .unwrap_or_default();
-        tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
+        // mongosh asks these of every server at startup whatever the user's rights; a
+        // denial is expected, so it is audited but not logged at info.
+        if crate::authz::decide::is_shell_startup_probe(name, target) {
+            tracing::debug!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied (shell startup probe)");
+        } else {
+            tracing::info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, auth.user = %user, command.name = %name, command.ns = %target, "authorization denied");
+        }
         let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, false);
-        self.shared.auditor.emit(event);
+        self.audit(event);
+    }
+
+    /// A refused OP_QUERY: counted always, logged within the shared budget.
+    fn legacy_refused(&self, refusal: &LegacyRefusal) {
+        Stats::inc(&self.shared.stats.op_query_refused);
+        if let Some(suppressed) = LEGACY_LOG.check(crate::config::now_unix()) {
+            tracing::warn!(conn.id = self.info.id, client.addr = %self.info.peer, command.name = refusal.what(), suppressed, "refused a legacy OP_QUERY message; the client driver may need an upgrade");
+        }
     }
 
     /// Counts an allowed command; audits it only when `audit.log_allowed` selects it.
@@ -204,7 +240,7 @@ impl Session {
             .wants_allowed(who.users.first(), db, name)
         {
             let event = AuditEvent::auth_check(&self.audit_ctx(), &who, name, target, true);
-            self.shared.auditor.emit(event);
+            self.audit(event);
         }
     }
 }

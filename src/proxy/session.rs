@@ -6,13 +6,15 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bson::RawDocumentBuf;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tracing::{debug, info, warn};
+use tokio::time::Sleep;
+use tracing::{debug, warn};
 
 use super::auth::Conversation;
 use super::control::SessionHandle;
@@ -24,11 +26,16 @@ use super::replies::{self, ErrorReply, ReplyTo};
 use super::route::{self, ReplyFilter, Route};
 use super::signal::Stop;
 use super::stats::Stats;
-use super::upstream::{Cluster, UpstreamConn, UpstreamError};
+use super::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
+use super::wait::{max_time_ms, reply_limit, Waited};
 use super::Shared;
 use crate::gates::users::User;
 use crate::ops::metrics::counters::ClusterCounters;
+use crate::ops::ratelimit::LogLimit;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
+
+/// Malformed-message warnings per second (a peer can send them at will).
+static MALFORMED_LOG: LogLimit = LogLimit::per_second(10);
 
 /// Whether the loop goes on after a message.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,13 +59,13 @@ pub struct ConnInfo {
 pub struct Session {
     pub info: ConnInfo,
     pub(super) shared: Arc<Shared>,
-    client: Stream,
-    upstream: Option<UpstreamConn>,
+    pub(super) client: Stream,
+    pub(super) upstream: Option<UpstreamConn>,
     pub(super) compressors: Vec<Compressor>,
     /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
     pub(super) owner: Option<Owner>,
     next_id: i32,
-    buf: BytesMut,
+    pub(super) buf: BytesMut,
     pub(super) handle: Arc<SessionHandle>,
     /// The authenticated user (one per connection) and the policy generation it was read from.
     pub(super) user: Option<Arc<User>>,
@@ -69,7 +76,14 @@ pub struct Session {
     /// When the message being handled was fully read (for the proxy-added latency).
     received_at: Instant,
     /// This cluster's upstream counters (looked up once, not per message).
-    cluster_stats: Arc<ClusterCounters>,
+    pub(super) cluster_stats: Arc<ClusterCounters>,
+    /// Deadline of waits on the upstream; one per session, only ever pushed later on the
+    /// fast path (see `wait`).
+    pub(super) wait_timer: Option<Pin<Box<Sleep>>>,
+    /// The last message of an unauthenticated connection was a hello (login deadline).
+    pub(super) hello_seen: bool,
+    /// Audit events waiting for queue space (`on_full = "block"` only).
+    pub(super) audit_backlog: Vec<crate::ops::audit::AuditEvent>,
 }
 
 impl Session {
@@ -96,6 +110,9 @@ impl Session {
             lsids: HashSet::new(),
             received_at: Instant::now(),
             cluster_stats,
+            wait_timer: None,
+            audit_backlog: Vec::new(),
+            hello_seen: false,
         }
     }
 
@@ -108,9 +125,18 @@ impl Session {
             .shared
             .idle_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
+        // The login deadline: armed while the connection is unauthenticated.
+        let mut login = self
+            .shared
+            .login_timeout
+            .map(|d| Box::pin(tokio::time::sleep(d)));
         loop {
-            // One snapshot of the upstream's limits per message, for reading and decoding.
-            let limits = self.info.cluster.info().limits();
+            // One snapshot of the upstream's limits per message, for reading and decoding,
+            // under the proxy's own cap (`server.max_message_size_bytes`).
+            let limits = capped_limits(
+                self.info.cluster.info().limits(),
+                self.shared.max_message_size,
+            );
             let max = limits.max_message_size;
             let frame = tokio::select! {
                 // A stop is seen before more input, so a drain does not serve new messages.
@@ -124,18 +150,27 @@ impl Session {
                     debug!(conn.id = self.info.id, "idle timeout; closing connection");
                     break;
                 }
+                _ = expire(&mut login) => {
+                    Stats::inc(&self.shared.stats.login_timeouts);
+                    debug!(conn.id = self.info.id, client.addr = %self.info.peer, "no authentication within the login timeout; closing connection");
+                    break;
+                }
             };
             let flow = match frame {
                 Ok(None) => break,
                 Ok(Some((header, bytes))) => self.on_frame(header, bytes, &limits).await,
                 Err(e) => self.on_bad_frame(e).await,
             };
+            if !self.audit_backlog.is_empty() {
+                self.flush_audit_backlog().await;
+            }
             if flow == Flow::Close {
                 break;
             }
             if let (Some(timer), Some(d)) = (idle.as_mut(), self.shared.idle_timeout) {
                 timer.as_mut().reset(tokio::time::Instant::now() + d);
             }
+            self.update_login_deadline(&mut login);
         }
         let _ = self.client.shutdown().await;
         debug!(conn.id = self.info.id, "session closed");
@@ -159,7 +194,13 @@ impl Session {
     }
 
     async fn on_bad_frame(&mut self, e: FrameError) -> Flow {
-        warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "refused message; closing connection");
+        if e.is_hang_up() {
+            tracing::debug!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "client hung up");
+            return Flow::Close;
+        }
+        if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
+            warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "refused message; closing connection");
+        }
         if let FrameError::Rejected { header, error } = &e {
             let to = ReplyTo {
                 op_code: header.op_code,
@@ -184,7 +225,9 @@ impl Session {
             Ok(Request::Query(q)) => self.on_query(q).await,
             Err(e) => {
                 Stats::inc(&self.shared.stats.malformed);
-                warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, "malformed message; closing connection");
+                if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
+                    warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "malformed message; closing connection");
+                }
                 let to = ReplyTo {
                     op_code: header.op_code,
                     request_id: header.request_id,
@@ -204,6 +247,7 @@ impl Session {
         };
         match route::legacy_query(self, &q).await {
             Ok(doc) => {
+                self.hello_seen = matches!(q.command_name(), "hello" | "isMaster" | "ismaster");
                 self.reply_doc(&to, &doc).await;
                 Flow::Continue
             }
@@ -221,6 +265,9 @@ impl Session {
             compressor: msg.compressor().filter(|c| self.compressors.contains(c)),
         };
         let silent = msg.more_to_come();
+        if self.user.is_none() {
+            self.hello_seen = matches!(msg.command_name(), "hello" | "isMaster" | "ismaster");
+        }
         if let Some(c) = msg.compressor() {
             Stats::inc(self.shared.stats.compressed(c));
         }
@@ -238,6 +285,15 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// The upstream's hello facts as clients are told them (under the message-size cap).
+    pub(super) fn client_info(&self) -> Arc<UpstreamInfo> {
+        let info = self.info.cluster.info();
+        match info.capped(self.shared.max_message_size) {
+            Some(capped) => Arc::new(capped),
+            None => info,
+        }
     }
 
     /// Where this connection is, for audit events.
@@ -266,28 +322,18 @@ impl Session {
     }
 
     async fn write_client(&mut self, bytes: &[u8]) {
-        // A client that vanished surfaces as a read error on the next loop turn.
-        if self.client.write_all(bytes).await.is_ok() {
-            let _ = self.client.flush().await;
+        // A client that vanished surfaces as a read error on the next loop turn; one
+        // that stops reading is still closed by a revocation (the loop then sees it).
+        let write = async {
+            if self.client.write_all(bytes).await.is_ok() {
+                let _ = self.client.flush().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = write => {}
+            _ = self.handle.revoked() => {}
         }
-    }
-
-    async fn upstream(&mut self) -> Result<&mut UpstreamConn, ErrorReply> {
-        if self.upstream.is_none() {
-            let stats = self.shared.stats.clone();
-            let counters = self.cluster_stats.clone();
-            let conn = self.info.cluster.connect().await.map_err(|e| {
-                stats.record_upstream_error(&counters);
-                warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection failed");
-                upstream_error_reply(&e)
-            })?;
-            Stats::inc(&self.cluster_stats.connections);
-            info!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, "upstream connection opened");
-            self.upstream = Some(conn);
-        }
-        self.upstream
-            .as_mut()
-            .ok_or_else(|| ErrorReply::host_unreachable("not connected"))
     }
 
     /// Closes the upstream connection. Cursors live on in mongod (they belong to the
@@ -309,26 +355,39 @@ impl Session {
         let closing = (msg.command_name() == "getMore")
             .then(|| msg.body().get_i64("getMore").ok())
             .flatten();
-        let (sent, sent_at) = match self.upstream().await {
-            Ok(up) => (up.send(msg.as_bytes()).await, Instant::now()),
-            Err(err) => return self.refuse_forward(msg, to, err).await,
-        };
-        if let Err(e) = sent {
-            return self.upstream_lost(msg, to, e).await;
+        match self.connect_upstream().await {
+            Ok(()) => {}
+            Err(Waited::Done(err)) => return self.refuse_forward(msg, to, err).await,
+            Err(ended) => return self.wait_ended(ended, msg, to, false).await,
         }
+        // Asked only when a wait is slow: the fast path never scans the body for it.
+        let base = self.info.cluster.reply_timeout;
+        let limit = move || reply_limit(base, max_time_ms(msg.body()));
+        let sent = match self.watch() {
+            (Some(up), watch) => watch.wait(up.send(msg.as_bytes()), limit, false).await,
+            (None, _) => return Flow::Close,
+        };
+        match sent {
+            Waited::Done(Ok(())) => {}
+            Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
+            ended => return self.wait_ended(ended, msg, to, true).await,
+        }
+        let sent_at = Instant::now();
         Stats::inc(&self.shared.stats.forwarded);
         if msg.more_to_come() {
             return Flow::Continue;
         }
         let mut first = true;
         loop {
-            let received = match self.upstream.as_mut() {
-                Some(up) => up.recv().await,
-                None => return Flow::Close,
+            // A drain ends an exhaust stream between replies; it lets a first reply come.
+            let received = match self.watch() {
+                (Some(up), watch) => watch.wait(up.recv(), limit, !first).await,
+                (None, _) => return Flow::Close,
             };
             let (_, frame) = match received {
-                Ok(f) => f,
-                Err(e) => return self.upstream_lost(msg, to, e).await,
+                Waited::Done(Ok(f)) => f,
+                Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
+                ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
             let (more, stale) = self.inspect_reply(&frame, closing);
@@ -432,7 +491,7 @@ impl Session {
     }
 }
 
-fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
+pub(super) fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
     match e {
         UpstreamError::Timeout => ErrorReply::network_timeout("connect"),
         _ => ErrorReply::host_unreachable("cannot connect"),

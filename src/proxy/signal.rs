@@ -32,14 +32,17 @@ pub struct StopSignal {
 }
 
 impl StopSignal {
-    /// Asks the session to stop; a revocation outranks a drain.
-    pub fn raise(&self, why: Stop) {
+    /// Asks the session to stop; a revocation outranks a drain. Returns whether this
+    /// raised the stop to `why` (false when it was already there or higher), so a
+    /// caller that reports the stop reports it once.
+    pub fn raise(&self, why: Stop) -> bool {
         let to = match why {
             Stop::Drain => DRAIN,
             Stop::Revoked => REVOKED,
         };
-        self.state.fetch_max(to, Ordering::AcqRel);
+        let before = self.state.fetch_max(to, Ordering::AcqRel);
         self.waker.wake();
+        before < to
     }
 
     /// The stop asked for so far, if any.
@@ -107,7 +110,8 @@ mod tests {
             async move { s.wait().await }
         });
         tokio::task::yield_now().await;
-        s.raise(Stop::Drain);
+        assert!(s.raise(Stop::Drain), "the first drain raises");
+        assert!(!s.raise(Stop::Drain), "a second drain is no news");
         assert_eq!(waiter.await.ok(), Some(Stop::Drain));
         let revoked = tokio::spawn({
             let s = s.clone();
@@ -118,9 +122,13 @@ mod tests {
             !revoked.is_finished(),
             "a drain does not count as a revocation"
         );
-        s.raise(Stop::Revoked);
+        assert!(s.raise(Stop::Revoked), "a revocation outranks the drain");
+        assert!(!s.raise(Stop::Revoked), "revoked once");
         assert_eq!(revoked.await.ok(), Some(Stop::Revoked));
-        s.raise(Stop::Drain);
+        assert!(
+            !s.raise(Stop::Drain),
+            "a drain after a revocation changes nothing"
+        );
         assert_eq!(s.wait().await, Stop::Revoked);
     }
 }

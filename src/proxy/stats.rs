@@ -38,6 +38,9 @@ pub struct Stats {
     pub compressed_in: [AtomicU64; 4],
     pub forwarded: AtomicU64,
     pub malformed: AtomicU64,
+    /// OP_QUERY messages refused: outside mongod's short list of legacy commands, or
+    /// not a command at all.
+    pub op_query_refused: AtomicU64,
     pub upstream_errors: AtomicU64,
     pub auth_success: AtomicU64,
     pub auth_failure: AtomicU64,
@@ -50,6 +53,12 @@ pub struct Stats {
     /// Refused because the PROXY header was missing, malformed or from an untrusted peer.
     pub connections_refused_proxy_protocol: AtomicU64,
     pub tls_handshakes_ok: AtomicU64,
+    /// Refused because `server.max_connections` were being served.
+    pub connections_refused_max: AtomicU64,
+    /// Refused because the client's address was at `server.max_connections_per_source`.
+    pub connections_refused_per_source: AtomicU64,
+    /// Closed for not authenticating within `server.login_timeout_secs`.
+    pub login_timeouts: AtomicU64,
     pub authentications: AuthCounters,
     pub authorizations: AuthzCounters,
     /// Per cluster name; written only when a cluster is first seen (see [`Stats::cluster`]).
@@ -65,6 +74,9 @@ pub struct Stats {
     pub config_reloads: [AtomicU64; 2],
     /// 1 when the last reload (or the startup load) succeeded.
     pub config_last_reload_ok: AtomicU64,
+    /// Temporary access-list entries ignored at the last (re)load: their delete_after had
+    /// passed (start and reload both ignore them; see `gates::access_list::Strictness`).
+    pub access_list_expired_entries: AtomicU64,
     /// Shared with the `ops::audit::Auditor`, which counts what it drops.
     pub audit_events_dropped: Arc<AtomicU64>,
 }
@@ -128,6 +140,13 @@ impl Stats {
     pub fn record_startup(&self, generation: u64) {
         self.config_generation.store(generation, Ordering::Relaxed);
         self.config_last_reload_ok.store(1, Ordering::Relaxed);
+    }
+
+    /// The expired entries of the access list just loaded (startup or reload).
+    pub fn record_access_list(&self, list: &crate::gates::access_list::AccessList, now: i64) {
+        let expired = u64::try_from(list.expired_count(now)).unwrap_or(u64::MAX);
+        self.access_list_expired_entries
+            .store(expired, Ordering::Relaxed);
     }
 
     /// The outcome of a reload; `generation` is the policy now in force either way.

@@ -20,8 +20,6 @@ use crate::config::{ClusterConfig, UpstreamUri};
 use crate::wire::{self, Limits};
 use tokio_rustls::TlsConnector;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("cannot connect: {0}")]
@@ -110,6 +108,41 @@ impl UpstreamInfo {
     }
 }
 
+/// Room left for the message header and command fields around the largest document when
+/// `server.max_message_size_bytes` is below the upstream's document limit.
+const MESSAGE_OVERHEAD: usize = 16 * 1024;
+
+/// Client-side limits under `server.max_message_size_bytes`: never above the upstream's,
+/// and a document limit that still fits in a message. Pure.
+pub fn capped_limits(upstream: Limits, cap: Option<usize>) -> Limits {
+    let Some(cap) = cap else { return upstream };
+    let max_message_size = upstream.max_message_size.min(cap);
+    Limits {
+        max_message_size,
+        max_bson_object_size: upstream
+            .max_bson_object_size
+            .min(max_message_size.saturating_sub(MESSAGE_OVERHEAD)),
+    }
+}
+
+impl UpstreamInfo {
+    /// What clients are told (hello): the upstream's values under the proxy's cap, so
+    /// drivers split batches to fit. None when the cap changes nothing.
+    pub fn capped(&self, cap: Option<usize>) -> Option<UpstreamInfo> {
+        let upstream = self.limits();
+        let capped = capped_limits(upstream, cap);
+        if capped.max_message_size == upstream.max_message_size {
+            return None;
+        }
+        let to_i32 = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Some(UpstreamInfo {
+            max_message_size_bytes: to_i32(capped.max_message_size),
+            max_bson_object_size: to_i32(capped.max_bson_object_size),
+            ..self.clone()
+        })
+    }
+}
+
 /// A configured cluster at runtime.
 pub struct Cluster {
     pub name: String,
@@ -124,6 +157,10 @@ pub struct Cluster {
     settings: Settings,
     /// Index of the host that last answered as primary: tried first next time.
     primary: AtomicUsize,
+    /// One host's whole connection set-up: TCP, TLS, hello, service login, buildInfo.
+    pub connect_timeout: Duration,
+    /// How long a forwarded command may wait for its reply (before its own maxTimeMS).
+    pub reply_timeout: Duration,
     info: ArcSwapOption<UpstreamInfo>,
 }
 
@@ -148,6 +185,8 @@ impl Cluster {
             }),
             settings: settings(config),
             primary: AtomicUsize::new(0),
+            connect_timeout: Duration::from_secs(config.connect_timeout_secs.max(1)),
+            reply_timeout: Duration::from_secs(config.reply_timeout_secs.max(1)),
             info: ArcSwapOption::empty(),
         })
     }
@@ -177,34 +216,41 @@ impl Cluster {
         let mut last = UpstreamError::Protocol("no hosts".into());
         for k in 0..hosts.len() {
             let i = (start + k) % hosts.len();
-            let (host, port) = &hosts[i];
-            let result = async {
-                let mut conn = UpstreamConn::connect(host, *port, tls).await?;
-                let hello = self.login(&mut conn).await?;
-                Ok::<_, UpstreamError>((conn, hello))
-            };
-            let (mut conn, hello) = match result.await {
-                Ok(c) => c,
-                Err(e) => {
-                    last = e;
-                    continue;
+            // A host that accepts and then says nothing must not hold the client forever.
+            let attempt = tokio::time::timeout(self.connect_timeout, self.open(i, tls, discover));
+            match attempt.await {
+                Ok(Ok(conn)) => {
+                    self.primary.store(i, Ordering::Relaxed);
+                    return Ok(conn);
                 }
-            };
-            if discover && !replset::is_writable_primary(&hello) {
-                last = UpstreamError::NoPrimary;
-                continue;
+                Ok(Err(e)) => last = e,
+                Err(_) => last = UpstreamError::Timeout,
             }
-            self.primary.store(i, Ordering::Relaxed);
-            let build = conn
-                .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
-                .await
-                .ok();
-            let info = UpstreamInfo::from_replies(&hello, build.as_deref());
-            conn.limits = info.limits();
-            self.info.store(Some(Arc::new(info)));
-            return Ok(conn);
         }
         Err(last)
+    }
+
+    /// One host: connect, hello and login, primary check, buildInfo (refreshes the cache).
+    async fn open(
+        &self,
+        i: usize,
+        tls: Option<&TlsConnector>,
+        discover: bool,
+    ) -> Result<UpstreamConn, UpstreamError> {
+        let (host, port) = &self.uri.hosts[i];
+        let mut conn = UpstreamConn::connect(host, *port, tls).await?;
+        let hello = self.login(&mut conn).await?;
+        if discover && !replset::is_writable_primary(&hello) {
+            return Err(UpstreamError::NoPrimary);
+        }
+        let build = conn
+            .command(rawdoc! {"buildInfo": 1, "$db": "admin"})
+            .await
+            .ok();
+        let info = UpstreamInfo::from_replies(&hello, build.as_deref());
+        conn.limits = info.limits();
+        self.info.store(Some(Arc::new(info)));
+        Ok(conn)
     }
 
     /// The hello (asking for the service user's mechanisms), then the service login.
@@ -233,6 +279,7 @@ type Settings = (
     Vec<String>,
     Option<std::path::PathBuf>,
     Option<crate::config::ServicePassword>,
+    (u64, u64),
 );
 
 fn settings(c: &ClusterConfig) -> Settings {
@@ -241,6 +288,7 @@ fn settings(c: &ClusterConfig) -> Settings {
         c.sni.clone(),
         c.tls_ca_file.clone(),
         c.password.clone(),
+        (c.connect_timeout_secs, c.reply_timeout_secs),
     )
 }
 
@@ -259,15 +307,13 @@ impl UpstreamConn {
         port: u16,
         tls: Option<&TlsConnector>,
     ) -> Result<UpstreamConn, UpstreamError> {
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        // The caller bounds the whole set-up (`Cluster::connect_timeout`).
+        let tcp = TcpStream::connect((host, port))
             .await
-            .map_err(|_| UpstreamError::Timeout)?
             .map_err(UpstreamError::Connect)?;
         let _ = tcp.set_nodelay(true);
         let stream = match tls {
-            Some(c) => tokio::time::timeout(CONNECT_TIMEOUT, upstream_tls::wrap(c, host, tcp))
-                .await
-                .map_err(|_| UpstreamError::Timeout)??,
+            Some(c) => upstream_tls::wrap(c, host, tcp).await?,
             None => Stream::Plain(tcp),
         };
         Ok(UpstreamConn {

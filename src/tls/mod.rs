@@ -2,6 +2,7 @@
 //! development certificate generator behind `mongoward dev-certs`.
 
 pub mod dev_certs;
+pub mod quiet_sni;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,26 @@ pub enum TlsError {
     NoKey { path: String },
     #[error("certificate and key do not form a usable pair: {0}")]
     Rustls(#[from] rustls::Error),
+}
+
+/// Words for a failed server handshake. A client that speaks plaintext MongoDB to a TLS
+/// port shows up in rustls as an invalid content type; say what actually happened.
+pub fn describe_handshake_error(e: &std::io::Error) -> String {
+    use rustls::InvalidMessage;
+    let plaintext = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| {
+            matches!(
+                r,
+                rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType)
+            )
+        });
+    if plaintext {
+        "client did not start TLS (connect with tls=true)".to_string()
+    } else {
+        e.to_string()
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {

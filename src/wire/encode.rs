@@ -10,6 +10,9 @@ use bytes::Bytes;
 /// OP_REPLY responseFlags bit 3: AwaitCapable, which mongod always sets.
 const AWAIT_CAPABLE: i32 = 8;
 
+/// OP_REPLY responseFlags bit 1: QueryFailure, set with a `$err` document.
+pub const REPLY_QUERY_FAILURE: i32 = 2;
+
 /// Encodes an OP_MSG with a single body section. If `flags` has checksumPresent, the CRC-32C is
 /// appended.
 pub fn encode_op_msg(request_id: i32, response_to: i32, flags: u32, body: &RawDocument) -> Bytes {
@@ -56,9 +59,19 @@ pub fn encode_op_msg_with_sequences(
 /// Encodes an OP_REPLY carrying one document, cursorID 0, startingFrom 0, flags AwaitCapable:
 /// the shape of mongod's answer to an OP_QUERY command.
 pub fn encode_op_reply(request_id: i32, response_to: i32, doc: &RawDocument) -> Bytes {
+    encode_op_reply_flags(request_id, response_to, AWAIT_CAPABLE, doc)
+}
+
+/// `encode_op_reply` with chosen responseFlags (e.g. QueryFailure for a `$err` document).
+pub fn encode_op_reply_flags(
+    request_id: i32,
+    response_to: i32,
+    flags: i32,
+    doc: &RawDocument,
+) -> Bytes {
     let mut out = Vec::with_capacity(HEADER_LEN + 20 + doc.as_bytes().len());
     placeholder_header(&mut out, request_id, response_to, OP_REPLY);
-    out.extend_from_slice(&AWAIT_CAPABLE.to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&0i64.to_le_bytes());
     out.extend_from_slice(&0i32.to_le_bytes());
     out.extend_from_slice(&1i32.to_le_bytes());

@@ -20,7 +20,8 @@ mod tests;
 
 pub use compression::{compress, decompress, Compressor};
 pub use encode::{
-    encode_op_msg, encode_op_msg_with_sequences, encode_op_reply, reseal_checksum, set_ids,
+    encode_op_msg, encode_op_msg_with_sequences, encode_op_reply, encode_op_reply_flags,
+    reseal_checksum, set_ids, REPLY_QUERY_FAILURE,
 };
 pub use error::WireError;
 pub use header::{frame_length, min_message_len, Header};

@@ -137,6 +137,29 @@ def expire(uri, expiry):
     raise AssertionError("the expired user could still read")
 
 
+def legacy(uri):
+    """The old-driver scenario (also run with pymongo 3.13): login, insert_many, a find over
+    several getMores, an aggregate, and a write outside the role refused with code 13."""
+    c = MongoClient(uri, serverSelectionTimeoutMS=10000)
+    assert authenticated_users(c) == ["legacy@admin"], authenticated_users(c)
+    items = c.legacy["py%s_items" % pymongo.version_tuple[0]]
+    items.drop()
+    items.insert_many([{"_id": i, "n": i, "even": i % 2 == 0} for i in range(250)])
+    ns = [d["n"] for d in items.find().sort("n", 1).batch_size(20)]  # 12 getMores
+    assert ns == list(range(250)), len(ns)
+    agg = list(items.aggregate([{"$match": {"even": False}}, {"$count": "odd"}]))
+    assert agg == [{"odd": 125}], agg
+    try:
+        c.elsewhere.c.insert_one({"x": 1})
+    except OperationFailure as e:
+        assert e.code == 13, (e.code, e.details)
+    else:
+        raise AssertionError("a write outside the role was not refused")
+    items.drop()
+    c.close()
+    print("pymongo legacy ok", pymongo.version)
+
+
 if __name__ == "__main__":
     scenario, uri, *rest = sys.argv[1:]
     {
@@ -148,4 +171,5 @@ if __name__ == "__main__":
         "auth_fail": auth_fail,
         "unauth": unauth,
         "expire": lambda u: expire(u, rest[0]),
+        "legacy": legacy,
     }[scenario](uri)

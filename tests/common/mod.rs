@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod raw;
+pub mod silent_upstream;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

@@ -87,6 +87,40 @@ impl RawClient {
         }
     }
 
+    /// Sends a command as OP_QUERY on `collection` (e.g. "admin.$cmd"), as drivers before
+    /// OP_MSG do; returns the OP_REPLY's responseFlags and first document.
+    pub async fn query(
+        &mut self,
+        collection: &str,
+        query: &RawDocument,
+    ) -> (i32, bson::RawDocumentBuf) {
+        let id = self.next_id();
+        let mut body = Vec::new();
+        body.extend_from_slice(&0i32.to_le_bytes()); // flags
+        body.extend_from_slice(collection.as_bytes());
+        body.push(0);
+        body.extend_from_slice(&0i32.to_le_bytes()); // numberToSkip
+        body.extend_from_slice(&(-1i32).to_le_bytes()); // numberToReturn
+        body.extend_from_slice(query.as_bytes());
+        let mut msg = Vec::new();
+        msg.extend_from_slice(&((16 + body.len()) as i32).to_le_bytes());
+        msg.extend_from_slice(&id.to_le_bytes());
+        msg.extend_from_slice(&0i32.to_le_bytes());
+        msg.extend_from_slice(&2004i32.to_le_bytes());
+        msg.extend_from_slice(&body);
+        self.send(&msg).await;
+        let frame = self.read_frame().await.expect("a reply");
+        match mongoward::wire::decode_reply(frame.into(), &Default::default()).expect("valid reply")
+        {
+            mongoward::wire::Reply::Reply(r) => {
+                assert_eq!(r.header().response_to, id, "responseTo");
+                let doc = r.first_document().expect("one document");
+                (r.response_flags(), doc.to_raw_document_buf())
+            }
+            mongoward::wire::Reply::Msg(_) => panic!("an OP_QUERY must get an OP_REPLY"),
+        }
+    }
+
     /// Reads one whole message, or None when the proxy closed the connection (within 10 s).
     pub async fn read_frame(&mut self) -> Option<Vec<u8>> {
         let fut = async {

@@ -32,15 +32,16 @@ pub struct AccessEntryConfig {
     pub delete_after: Option<String>,
 }
 
-/// When the list is built; decides how an already-passed `delete_after` is treated.
+/// When the list is built. Start and reload treat an already-passed `delete_after` alike
+/// (Atlas drops expired entries): a warning, and the entry never matches. Refusing it at
+/// start made every deployment with a temporary entry fail its next restart once the entry
+/// ran out. The distinction is kept for callers and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Strictness {
-    /// Operator is starting the proxy: a `delete_after` in the past is a mistake and refused.
+    /// Operator is starting the proxy (or checking the file).
     #[default]
     Startup,
-    /// The configuration is re-read while running. A temporary entry that was valid when
-    /// it was written may simply have run out since; refusing the whole reload for that
-    /// would keep stale entries alive, so it becomes a warning and the entry never matches.
+    /// The configuration is re-read while running.
     Reload,
 }
 
@@ -98,12 +99,6 @@ pub enum AccessListError {
         value: String,
         reason: String,
     },
-    #[error("access_list[{index}] ({cidr}): delete_after {value} is not in the future")]
-    DeleteAfterInPast {
-        index: usize,
-        cidr: String,
-        value: String,
-    },
     #[error(
         "access_list[{index}] ({cidr}): delete_after {value} is more than {max_secs} s \
          ({} days) ahead; temporary entries are capped", max_secs / SECS_PER_DAY
@@ -141,7 +136,8 @@ pub enum AccessWarning {
         cidr: String,
         ipv4: String,
     },
-    /// Reload only: the entry's `delete_after` has passed; it is kept but never matches.
+    /// The entry's `delete_after` has passed; it is kept (so refusals say why) but never
+    /// matches.
     Expired {
         index: usize,
         cidr: String,
@@ -264,10 +260,9 @@ fn parse_cidr(index: usize, cidr: &str) -> Result<IpNet, AccessListError> {
             .map(IpNet::from)
             .map_err(|e| invalid(e.to_string()));
     }
-    let net: IpNet = cidr.parse().map_err(|e: ipnet::AddrParseError| {
-        let reason = e.to_string();
-        invalid(reason)
-    })?;
+    let net: IpNet = cidr
+        .parse()
+        .map_err(|e: ipnet::AddrParseError| invalid(cidr_reason(cidr, e.to_string())))?;
     if net.trunc() != net {
         return Err(AccessListError::HostBitsSet {
             index,
@@ -277,6 +272,26 @@ fn parse_cidr(index: usize, cidr: &str) -> Result<IpNet, AccessListError> {
         });
     }
     Ok(net)
+}
+
+/// Why `text` is not a CIDR block, in words: ipnet says "invalid IP address syntax" for
+/// `10.0.0.0/33`, which points at the wrong half.
+pub fn cidr_reason(text: &str, parser_says: String) -> String {
+    let Some((addr, len)) = text.split_once('/') else {
+        return parser_says;
+    };
+    let bits = match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => 32,
+        Ok(IpAddr::V6(_)) => 128,
+        Err(_) => return parser_says,
+    };
+    match len.parse::<u32>() {
+        Ok(n) if n > bits => {
+            format!("prefix length /{n} is longer than the address ({bits} bits)")
+        }
+        Ok(_) => parser_says,
+        Err(_) => format!("prefix length {len:?} is not a number of bits (0 to {bits})"),
+    }
 }
 
 /// `::ffff:a.b.c.d/(96+n)` -> `a.b.c.d/n`; peers are canonicalised the same way.
@@ -308,19 +323,12 @@ fn check_delete_after(
         })?
         .unix_timestamp();
     if at <= now {
-        if opts.strictness == Strictness::Reload {
-            warnings.push(AccessWarning::Expired {
-                index,
-                cidr: config.cidr.clone(),
-                delete_after: value.to_owned(),
-            });
-            return Ok(at);
-        }
-        return Err(AccessListError::DeleteAfterInPast {
+        warnings.push(AccessWarning::Expired {
             index,
             cidr: config.cidr.clone(),
-            value: value.to_owned(),
+            delete_after: value.to_owned(),
         });
+        return Ok(at);
     }
     if at.saturating_sub(now) > opts.max_temporary_secs {
         return Err(AccessListError::DeleteAfterTooFar {

@@ -314,10 +314,6 @@ fn delete_after_errors() {
         build_err(&[permanent("10.1.0.0/16"), bad]),
         AccessListError::InvalidDeleteAfter { index: 1, .. }
     ));
-    assert!(matches!(
-        build_err(&[temporary("10.0.0.0/8", NOW)]),
-        AccessListError::DeleteAfterInPast { index: 0, .. }
-    ));
     let week = DEFAULT_MAX_TEMPORARY_SECS;
     assert!(AccessList::build(
         &[temporary("10.0.0.0/8", NOW + week)],
@@ -357,22 +353,31 @@ fn duplicates_are_refused_with_both_indexes() {
 }
 
 #[test]
-fn reload_keeps_expired_entries_as_warnings() {
-    let opts = BuildOptions {
-        strictness: Strictness::Reload,
-        ..BuildOptions::default()
-    };
-    let entries = [temporary("10.0.0.0/8", NOW - 5), permanent("192.0.2.0/24")];
-    let Ok((list, warnings)) = AccessList::build(&entries, &opts, NOW) else {
-        panic!("reload build failed")
-    };
-    assert!(matches!(
-        warnings.as_slice(),
-        [AccessWarning::Expired { index: 0, .. }]
-    ));
-    assert_eq!(list.check(ip("10.1.1.1"), NOW), EXPIRED);
-    assert_eq!(list.check(ip("192.0.2.1"), NOW), allow(1));
-    assert_eq!(list.next_expiry(NOW), None);
+fn start_and_reload_keep_expired_entries_as_warnings() {
+    // An entry expiring exactly now has passed too (it matches while now < delete_after).
+    for at in [NOW - 5, NOW] {
+        let entries = [temporary("10.0.0.0/8", at), permanent("192.0.2.0/24")];
+        let mut built = Vec::new();
+        for strictness in [Strictness::Startup, Strictness::Reload] {
+            let opts = BuildOptions {
+                strictness,
+                ..BuildOptions::default()
+            };
+            let Ok((list, warnings)) = AccessList::build(&entries, &opts, NOW) else {
+                panic!("{strictness:?} build failed")
+            };
+            assert!(matches!(
+                warnings.as_slice(),
+                [AccessWarning::Expired { index: 0, .. }]
+            ));
+            assert_eq!(list.check(ip("10.1.1.1"), NOW), EXPIRED);
+            assert_eq!(list.check(ip("192.0.2.1"), NOW), allow(1));
+            assert_eq!(list.next_expiry(NOW), None);
+            assert_eq!(list.expired_count(NOW), 1);
+            built.push((list.entries().to_vec(), warnings));
+        }
+        assert_eq!(built[0], built[1], "start and reload agree");
+    }
 }
 
 #[test]
@@ -417,4 +422,19 @@ fn ten_thousand_entries_build_into_compact_tables() {
         list.check(IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + 9_999 * 3 + 1)), NOW),
         NO_MATCH
     );
+}
+
+#[test]
+fn too_long_prefix_says_so() {
+    for (cidr, bits) in [("10.0.0.0/33", 32), ("2001:db8::/129", 128)] {
+        let err = build_err(&[permanent(cidr)]).to_string();
+        assert!(
+            err.contains("longer than the address") && err.contains(&format!("({bits} bits)")),
+            "{err}"
+        );
+    }
+    let err = build_err(&[permanent("10.0.0.0/x")]).to_string();
+    assert!(err.contains("not a number of bits"), "{err}");
+    let err = build_err(&[permanent("10.0.0.300/8")]).to_string();
+    assert!(err.contains("invalid IP address syntax"), "{err}");
 }

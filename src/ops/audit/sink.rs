@@ -117,6 +117,46 @@ impl Auditor {
         }
     }
 
+    /// Queues an event without waiting. With `on_full = "block"` a full queue hands the
+    /// event back (`Err`): the caller keeps it and sends it with [`Auditor::emit_blocking`]
+    /// at its next await point, so nothing is lost and the client waits, not the event.
+    pub fn try_emit(&self, event: AuditEvent) -> Result<(), Box<AuditEvent>> {
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        match inner.tx.try_send(Item::Event(Box::new(event))) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(Item::Event(e)))
+                if inner.on_full == OnFull::Block =>
+            {
+                Err(e)
+            }
+            Err(_) => {
+                inner.dropped_one();
+                Ok(())
+            }
+        }
+    }
+
+    /// For callers that cannot wait (configuration reload): with `on_full = "block"` a
+    /// full queue is waited on by a task of its own, so the event is still not lost.
+    pub fn emit_detached(&self, event: AuditEvent) {
+        let Err(event) = self.try_emit(event) else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let me = self.clone();
+                rt.spawn(async move { me.emit_blocking(*event).await });
+            }
+            Err(_) => {
+                if let Some(inner) = &self.inner {
+                    inner.dropped_one();
+                }
+            }
+        }
+    }
+
     /// Queues an event; with `on_full = "block"` waits for space instead of dropping.
     pub async fn emit_blocking(&self, event: AuditEvent) {
         let Some(inner) = &self.inner else { return };

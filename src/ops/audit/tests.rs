@@ -253,6 +253,29 @@ async fn block_mode_waits_and_loses_nothing() {
 }
 
 #[tokio::test]
+async fn try_emit_hands_the_event_back_only_in_block_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (block, _w) = Auditor::start(&file_config(&dir, 1, OnFull::Block)).unwrap();
+    assert!(block.try_emit(event(1)).is_ok());
+    let back = block
+        .try_emit(event(2))
+        .expect_err("full: the caller keeps it");
+    assert_eq!(block.dropped(), 0);
+    block.emit_blocking(*back).await;
+    block.flush().await;
+    assert_eq!(lines(&dir).len(), 2, "both written");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (drop_mode, _w) = Auditor::start(&file_config(&dir, 1, OnFull::Drop)).unwrap();
+    assert!(drop_mode.try_emit(event(1)).is_ok());
+    assert!(
+        drop_mode.try_emit(event(2)).is_ok(),
+        "dropped, not handed back"
+    );
+    assert_eq!(drop_mode.dropped(), 1);
+}
+
+#[tokio::test]
 async fn file_is_appended_not_truncated() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("audit.log"), "{\"earlier\":true}\n").unwrap();

@@ -20,6 +20,9 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Concurrent scrapes served; more wait in the kernel backlog.
 const MAX_CONCURRENT: usize = 8;
 
+/// Failed-accept warnings per second (EMFILE would otherwise log every 50 ms).
+static ACCEPT_LOG: crate::ops::ratelimit::LogLimit = crate::ops::ratelimit::LogLimit::per_second(1);
+
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves scrapes until `shutdown` becomes true.
@@ -41,7 +44,9 @@ pub async fn serve(
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    warn!(error = %e, "metrics accept failed");
+                    if let Some(suppressed) = ACCEPT_LOG.check(crate::config::now_unix()) {
+                        warn!(error = %e, log.suppressed = suppressed, "metrics accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

@@ -86,6 +86,25 @@ fn connections(out: &mut String, m: &Metrics) {
         "reason=\"proxy_protocol\"",
         Metrics::get(&m.connections_refused_proxy_protocol),
     );
+    sample(
+        out,
+        name,
+        "reason=\"max_connections\"",
+        Metrics::get(&m.connections_refused_max),
+    );
+    sample(
+        out,
+        name,
+        "reason=\"per_source\"",
+        Metrics::get(&m.connections_refused_per_source),
+    );
+    single(
+        out,
+        "mongoward_login_timeouts_total",
+        "counter",
+        "Connections closed for not authenticating within server.login_timeout_secs.",
+        Metrics::get(&m.login_timeouts),
+    );
     let name = "mongoward_tls_handshakes_total";
     family(
         out,
@@ -136,6 +155,13 @@ fn messages(out: &mut String, m: &Metrics) {
         "counter",
         "Client messages refused as malformed.",
         Metrics::get(&m.malformed),
+    );
+    single(
+        out,
+        "mongoward_op_query_refused_total",
+        "counter",
+        "Legacy OP_QUERY messages refused (outside mongod's list of legacy commands).",
+        Metrics::get(&m.op_query_refused),
     );
     single(
         out,
@@ -244,6 +270,13 @@ fn config(out: &mut String, m: &Metrics) {
         "gauge",
         "1 if the last reload (or the startup load) succeeded, else 0.",
         Metrics::get(&m.config_last_reload_ok),
+    );
+    single(
+        out,
+        "mongoward_access_list_expired_entries",
+        "gauge",
+        "Temporary access-list entries ignored at the last (re)load because their delete_after had passed.",
+        Metrics::get(&m.access_list_expired_entries),
     );
     single(
         out,

@@ -22,6 +22,7 @@ fn known_state() -> Metrics {
     m.messages_in.store(40, Ordering::Relaxed);
     m.compressed_in[3].store(4, Ordering::Relaxed);
     m.malformed.store(1, Ordering::Relaxed);
+    m.op_query_refused.store(3, Ordering::Relaxed);
     m.forwarded.store(30, Ordering::Relaxed);
     m.record_auth(AuthMechanism::ScramSha256, true);
     m.record_auth(AuthMechanism::ScramSha256, false);
@@ -45,6 +46,7 @@ fn known_state() -> Metrics {
     m.record_reload(2, true);
     m.record_reload(2, false);
     m.audit_events_dropped.store(7, Ordering::Relaxed);
+    m.access_list_expired_entries.store(1, Ordering::Relaxed);
     m
 }
 

@@ -90,3 +90,17 @@ async fn an_oversized_header_is_refused_before_its_body_arrives() {
         .unwrap_err();
     assert!(matches!(err, FrameError::Rejected { .. }), "{err}");
 }
+
+#[test]
+fn hang_ups_are_told_apart_from_bad_messages() {
+    assert!(FrameError::Truncated.is_hang_up());
+    for kind in [
+        io::ErrorKind::ConnectionReset,
+        io::ErrorKind::BrokenPipe,
+        io::ErrorKind::UnexpectedEof,
+    ] {
+        assert!(FrameError::Io(kind.into()).is_hang_up(), "{kind:?}");
+    }
+    assert!(!FrameError::Io(io::ErrorKind::PermissionDenied.into()).is_hang_up());
+    assert!(!FrameError::Wire(WireError::UnsupportedOpCode(1)).is_hang_up());
+}

@@ -137,14 +137,38 @@ fn malformed_client_final_messages() {
 }
 
 #[test]
-fn empty_exchange_must_be_empty_and_happens_once() {
+fn third_message_is_ignored_as_mongod_does_and_happens_once() {
     let m = Mechanism::ScramSha1;
     let (mut server, _) = started(m);
     let (mut client, _) = ScramClient::with_prepared(m, "u", prepared(m), "cn");
     let fin = client.client_final(b"r=cnSN,s=WlpaWlpaWlpaWlpaWlpaWg==,i=4096");
     let Ok(fin) = fin else { panic!("{fin:?}") };
-    assert!(server.step(&fin).is_ok());
-    assert_eq!(server.step(b"x"), Err(ScramError::ExpectedEmptyMessage));
+    let Ok(server_final) = server.step(&fin) else {
+        panic!("the proof verifies")
+    };
+    assert!(!server_final.done);
+    // Drivers 3.x-4.0 echo server-final as their third payload: mongod's step 3
+    // ignores the payload, and so does the proxy.
+    assert_eq!(
+        server.step(&server_final.payload),
+        Ok(Reply {
+            payload: vec![],
+            done: true
+        })
+    );
+    assert!(server.is_authenticated());
+    // Whatever the third payload holds, it cannot complete a conversation whose
+    // proof did not verify.
+    let (mut server, _) = started(m);
+    let wrong = format!("c=biws,r=cnSN,p={}", B64.encode([0u8; 20]));
+    assert_eq!(
+        server.step(wrong.as_bytes()),
+        Err(ScramError::AuthenticationFailed)
+    );
+    assert_eq!(
+        server.step(&server_final.payload),
+        Err(ScramError::InvalidState)
+    );
     assert!(!server.is_authenticated());
 
     let (mut server, _) = started(m);
@@ -160,6 +184,24 @@ fn empty_exchange_must_be_empty_and_happens_once() {
     // Anything after done is a protocol violation and revokes the result.
     assert_eq!(server.step(b""), Err(ScramError::InvalidState));
     assert!(!server.is_authenticated());
+}
+
+#[test]
+fn only_a_checked_proof_counts_as_a_password_failure() {
+    assert!(ScramError::AuthenticationFailed.is_wrong_proof());
+    for protocol in [
+        ScramError::InvalidState,
+        ScramError::NonceMismatch,
+        ScramError::BadProofLength,
+        ScramError::BadChannelBinding,
+        ScramError::MissingAttribute("p"),
+        ScramError::BadBase64("p"),
+        ScramError::NotUtf8,
+        ScramError::MessageTooLong,
+        ScramError::ExtensionUnsupported,
+    ] {
+        assert!(!protocol.is_wrong_proof(), "{protocol}");
+    }
 }
 
 fn prepared(m: Mechanism) -> Vec<u8> {
