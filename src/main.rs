@@ -88,6 +88,11 @@ enum Command {
         #[arg(long, conflicts_with_all = ["user", "db", "command", "cluster"])]
         batch: bool,
     },
+    /// Control-plane administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Generate development TLS certificates (NOT for production).
     DevCerts {
         /// Output directory.
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config, probe } => check_config(&config, probe),
         Command::Reload { config } => reload(&config),
         Command::DevCerts { out, names } => dev_certs(&out, &names),
+        Command::Admin { command } => admin(command),
         Command::HashPassword {
             user,
             mechanism,
@@ -337,6 +343,38 @@ fn dev_certs(out: &std::path::Path, names: &[String]) -> ExitCode {
     }
 }
 
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Move the file's [[clusters]], [[users]], [[roles]] and [[access_list]] into a
+    /// project of the store named by its [control_plane] (run `admin init` first). Prints
+    /// one JSON line.
+    Import {
+        #[arg(long)]
+        config: PathBuf,
+        /// The project (created if the organization has none of that name).
+        #[arg(long)]
+        project: String,
+    },
+}
+
+fn admin(command: AdminCommand) -> ExitCode {
+    let runtime = match build_runtime(Some(1)) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start runtime: {e}"), 2),
+    };
+    match command {
+        AdminCommand::Import { config, project } => {
+            match runtime.block_on(mongoward::control::import::import(&config, &project)) {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e, 2),
+            }
+        }
+    }
+}
+
 fn run(path: PathBuf) -> ExitCode {
     let config = match Config::load(&path).and_then(|c| c.check_files().map(|()| c)) {
         Ok(c) => c,
@@ -387,6 +425,14 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // Store mode: policy and clusters from the control-plane store, followed live.
+    let _control_plane = match mongoward::control::run::start(&config, &running).await {
+        Ok(cp) => cp,
+        Err(e) => {
+            error!("cannot start the control plane: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     for a in &running.tls_addrs {
         info!("ready: mongosh \"mongodb://{a}/?tls=true&tlsCAFile=certs/ca.pem\"");
     }
