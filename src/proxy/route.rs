@@ -40,6 +40,13 @@ impl<'a> Sequences<'a> for MsgSequences<'a> {
         let seq: DocSequence<'a> = self.0.sequence(identifier)?;
         Some(seq.documents())
     }
+
+    fn unexpected(&self, allowed: &[&str]) -> Option<String> {
+        self.0
+            .sequences()
+            .find(|s| !allowed.contains(&s.identifier()))
+            .map(|s| s.identifier().to_owned())
+    }
 }
 
 fn is_hello(name: &str) -> bool {
@@ -118,7 +125,7 @@ pub async fn route(session: &mut Session, msg: &OpMsg) -> Route {
         Kind::BuildInfo => Route::Reply(handshake::build_info(&session.info.cluster.info())),
         Kind::WhatsMyUri => Route::Reply(session.whats_my_uri()),
         Kind::SaslStart => answer(session.sasl_start(msg.body(), c.db).await),
-        Kind::SaslContinue => answer(session.sasl_continue(msg.body())),
+        Kind::SaslContinue => answer(session.sasl_continue(msg.body()).await),
         Kind::Authenticate => Route::Refuse(ErrorReply::new(
             334,
             "MechanismUnavailable",
