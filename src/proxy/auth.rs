@@ -257,9 +257,9 @@ impl Session {
         if !id_ok {
             return Err(ErrorReply::new(17, "ProtocolError", "wrong conversationId"));
         }
-        if conv.proof_pending {
+        let proof_step = std::mem::take(&mut conv.proof_pending);
+        if proof_step {
             self.throttle_before_proof(&mut conv).await?;
-            conv.proof_pending = false;
         }
         let reply = match conv.server.step(payload) {
             Ok(r) => r,
@@ -268,6 +268,11 @@ impl Session {
                 return Err(self.auth_failed());
             }
         };
+        if proof_step {
+            // The proof verified: give its place in the budget back now, not after the
+            // client's optional empty message.
+            conv.slot.finish(conv.server.username(), true);
+        }
         if reply.done {
             self.complete(&mut conv)?;
         } else {
@@ -313,8 +318,7 @@ impl Session {
             self.record_failure(conv, "no user");
             return Err(self.auth_failed());
         };
-        // The proof verified: release the conversation's count even if the connection
-        // then refuses the user switch below.
+        // Normally released at the proof step already; this covers any other path.
         conv.slot.finish(conv.server.username(), true);
         if let Some(current) = &self.user {
             if current.user != user.user || current.db != user.db {
