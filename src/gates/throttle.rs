@@ -286,7 +286,9 @@ impl Throttle {
             .sources
             .touch_or_insert_with(ticket.source, || SourceState::new(now_ms));
         src.roll_window(now_ms, cfg.source_window_ms);
-        if src.failures.saturating_add(src.verifying) >= cfg.source_max_failures {
+        let budget = cfg.source_max_failures;
+        // 0 keeps its old meaning (any failure refuses the source), not "no logins".
+        if budget > 0 && src.failures.saturating_add(src.verifying) >= budget {
             let end = src.window_start_ms.saturating_add(cfg.source_window_ms);
             return Verdict::Refuse {
                 retry_after_ms: end
