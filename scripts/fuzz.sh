@@ -14,7 +14,8 @@
 # Needs the nightly toolchain (installed with rustup when missing) and cargo-fuzz
 # (installed with `cargo install cargo-fuzz --locked` when missing). Crashes are
 # written to fuzz/artifacts/TARGET/ and make the script fail; the corpus grows in
-# fuzz/corpus/TARGET/ (both ignored by git).
+# fuzz/corpus/TARGET/ (both ignored by git), starting from the committed seeds in
+# fuzz/seeds/TARGET/ (valid frames, commands, SCRAM messages, PROXY headers, replies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=1000000
@@ -67,7 +68,9 @@ cargo +nightly fuzz build --sanitizer "$sanitizer"
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   echo "fuzz.sh: $t: ${limit[*]}"
-  cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" -- \
+  seeds=()
+  [ -d "seeds/$t" ] && seeds=("seeds/$t")
+  cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" "${seeds[@]}" -- \
     "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1
 done
 echo "fuzz.sh: ${#targets[@]} targets, no crash"
