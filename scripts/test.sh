@@ -3,6 +3,9 @@
 # against a real wire-protocol upstream). Installs its own test dependencies first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Cheap gates first: formatting and lints fail in seconds, before the slow parts.
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
 bash scripts/setup-test-env.sh
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
@@ -15,3 +18,7 @@ if [ -z "${MONGOWARD_SKIP_BENCH_SMOKE:-}" ]; then
 fi
 # Library, binary and integration tests (bench targets are built above, not run here).
 cargo nextest run --no-fail-fast "$@"
+# A short smoke of every fuzz target (scripts/fuzz.sh; needs nightly, else skipped).
+if [ -z "${MONGOWARD_SKIP_FUZZ_SMOKE:-}" ]; then
+  bash scripts/fuzz.sh --smoke
+fi

@@ -10,14 +10,30 @@ use std::fmt;
 
 use super::actions;
 
-/// One privilege action, an index into [`actions::NAMES`].
+/// One privilege action, an index into [`actions::NAMES`]. Only the `authz` tables
+/// construct one, so the index is always below [`actions::COUNT`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Action(pub u8);
+pub struct Action(pub(super) u8);
 
 impl Action {
+    /// The action at `index` of [`actions::NAMES`], if there is one.
+    pub fn from_index(index: usize) -> Option<Action> {
+        (index < actions::COUNT)
+            .then(|| u8::try_from(index).ok().map(Action))
+            .flatten()
+    }
+
+    /// The index into [`actions::NAMES`].
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
     /// The mongod spelling of the action.
     pub fn name(self) -> &'static str {
-        actions::NAMES[self.0 as usize]
+        actions::NAMES
+            .get(self.index())
+            .copied()
+            .unwrap_or("unknown")
     }
 }
 
@@ -189,4 +205,18 @@ pub enum Formula<'a> {
     Lacks(Requirement<'a>),
     /// Nobody may run this (internal commands, admin-only sent elsewhere).
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_cannot_index_past_its_name_table() {
+        assert_eq!(Action::from_index(actions::COUNT), None);
+        assert_eq!(Action::from_index(usize::MAX), None);
+        let last = Action::from_index(actions::COUNT - 1).expect("the last action");
+        assert_eq!(last.name(), actions::NAMES[actions::COUNT - 1]);
+        assert_eq!(Action::from_index(0).map(Action::name), Some("find"));
+    }
 }

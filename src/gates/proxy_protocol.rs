@@ -145,3 +145,13 @@ fn same_family(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
         (widen(src), widen(dst))
     }
 }
+
+/// Fuzzing entry (`fuzz/fuzz_targets/proxy_protocol.rs`): v1 and v2 headers from
+/// arbitrary bytes. Must never panic, and a parsed header never claims more bytes than
+/// it was given.
+pub fn fuzz_logic(data: &[u8]) {
+    let _ = bytes_wanted(data);
+    if let Ok(Some((used, _))) = parse(data) {
+        assert!(used <= data.len(), "header longer than its input");
+    }
+}

@@ -320,3 +320,41 @@ fn fake_credential(m: Mechanism, username: &str, secret: &[u8]) -> ScramCredenti
 mod proptests;
 #[cfg(test)]
 mod tests;
+
+/// Fuzzing entry (`fuzz/fuzz_targets/scram_server.rs`): the first byte picks the
+/// mechanism and how long the client-first message is; the rest are the client's
+/// messages, separated by NUL bytes, driven through a conversation with a real
+/// credential. Must never panic.
+pub fn fuzz_logic(data: &[u8]) {
+    use std::sync::LazyLock;
+    static CREDS: LazyLock<Vec<ScramCredential>> = LazyLock::new(|| {
+        [Mechanism::ScramSha1, Mechanism::ScramSha256]
+            .iter()
+            .filter_map(|m| {
+                let salt = vec![5u8; m.salt_len()];
+                ScramCredential::derive(*m, "fuzz", "fuzz-pw", &salt, 4096).ok()
+            })
+            .collect()
+    });
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let mechanism = if sel & 1 == 0 {
+        Mechanism::ScramSha1
+    } else {
+        Mechanism::ScramSha256
+    };
+    let cut = (usize::from(sel >> 1) * 4).min(rest.len());
+    let (first, more) = rest.split_at(cut);
+    let lookup = |_: &str| CREDS.iter().find(|c| c.mechanism == mechanism).cloned();
+    let Ok((mut server, _)) = ScramServer::start(mechanism, first, lookup, &[7u8; 24], &[9u8; 32])
+    else {
+        return;
+    };
+    server.set_skip_empty_exchange(sel & 0x80 != 0);
+    for message in more.split(|b| *b == 0) {
+        if server.step(message).is_err() {
+            break;
+        }
+    }
+}

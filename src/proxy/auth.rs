@@ -13,10 +13,11 @@ use tracing::info;
 use super::replies::ErrorReply;
 use super::session::Session;
 use super::stats::Stats;
+use super::Shared;
 use crate::config::now_unix;
 use crate::gates::credentials::Mechanism;
 use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
-use crate::gates::throttle::Verdict;
+use crate::gates::throttle::{Refusal, Ticket, Verdict};
 use crate::gates::users::{Absent, Context, User};
 use crate::ops::audit::AuditEvent;
 use crate::ops::metrics::counters::AuthMechanism;
@@ -32,6 +33,50 @@ pub struct Conversation {
     found: Result<Arc<User>, Absent>,
     /// Started inside hello (`speculativeAuthenticate`), for the stats.
     speculative: bool,
+    /// The next `saslContinue` carries the proof (the throttle is asked again first).
+    proof_pending: bool,
+    /// This conversation's count against its source in the failure throttle.
+    slot: ThrottleSlot,
+}
+
+/// Hands a conversation's throttle ticket back however the conversation ends: with a
+/// verdict on its proof (`finish`), or dropped unfinished (abandoned, still counted).
+struct ThrottleSlot {
+    shared: Arc<Shared>,
+    ticket: Option<Ticket>,
+}
+
+impl ThrottleSlot {
+    /// Ends the conversation without a verdict on a password (a protocol mismatch).
+    fn abandon(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            if let Ok(mut t) = self.shared.throttle.lock() {
+                t.abandon(ticket);
+            }
+        }
+    }
+
+    fn finish(&mut self, user: &str, success: bool) {
+        if let Some(ticket) = self.ticket.take() {
+            if let Ok(mut t) = self.shared.throttle.lock() {
+                t.finish(ticket, user, success, now_ms());
+            }
+        }
+    }
+}
+
+impl Drop for ThrottleSlot {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            if let Ok(mut t) = self.shared.throttle.lock() {
+                t.abandon(ticket);
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    (now_unix() as u64).saturating_mul(1000)
 }
 
 fn metric_mechanism(m: Mechanism) -> AuthMechanism {
@@ -112,12 +157,17 @@ impl Session {
                 .and_then(|o| o.get_bool("skipEmptyExchange"))
                 .unwrap_or(false),
         );
-        self.throttle_wait(server.username()).await?;
+        let ticket = self.throttle_begin(&server, db)?;
         self.conversation = Some(Conversation {
             server,
             db: db.to_string(),
             found,
             speculative: false,
+            proof_pending: true,
+            slot: ThrottleSlot {
+                shared: self.shared.clone(),
+                ticket: Some(ticket),
+            },
         });
         Ok(rawdoc! {
             "conversationId": CONVERSATION_ID,
@@ -126,28 +176,78 @@ impl Session {
         })
     }
 
-    /// Applies the failure throttle before any proof is checked.
-    async fn throttle_wait(&mut self, user: &str) -> Result<(), ErrorReply> {
-        let now_ms = now_unix() as u64 * 1000;
-        let verdict = match self.shared.throttle.lock() {
-            Ok(mut t) => t.check(user, self.info.peer.ip(), now_ms),
-            Err(_) => Verdict::Allow,
+    /// Admits a conversation through the failure throttle, counting it against its
+    /// source. A poisoned lock refuses (fail closed).
+    fn throttle_begin(&mut self, server: &ScramServer, db: &str) -> Result<Ticket, ErrorReply> {
+        let (verdict, ticket) = match self.shared.throttle.lock() {
+            Ok(mut t) => t.begin(server.username(), self.info.peer.ip(), now_ms()),
+            Err(_) => (poisoned(), None),
         };
-        match verdict {
-            Verdict::Allow => Ok(()),
-            Verdict::Delay(ms) => {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                Ok(())
-            }
-            Verdict::Refuse { retry_after_ms } => {
-                info!(conn.id = self.info.id, auth.user = user, client.addr = %self.info.peer.ip(), retry_after_ms, "authentication refused by the failure throttle");
-                Err(self.auth_failed())
+        match (verdict, ticket) {
+            (_, Some(ticket)) => Ok(ticket),
+            (
+                Verdict::Refuse {
+                    retry_after_ms,
+                    reason,
+                },
+                None,
+            ) => Err(self.throttled(server, db, reason, retry_after_ms)),
+            (_, None) => Err(self.throttled(server, db, Refusal::SourceCooldown, 0)),
+        }
+    }
+
+    /// Asks the throttle again right before a proof is verified and takes a place in
+    /// the source's failure budget: failures of parallel conversations since this one
+    /// started count. A delay is waited out first (the proof is checked after it).
+    async fn throttle_before_proof(&mut self, conv: &mut Conversation) -> Result<(), ErrorReply> {
+        loop {
+            let Some(ticket) = conv.slot.ticket.as_mut() else {
+                return Err(self.throttled(&conv.server, &conv.db, Refusal::SourceCooldown, 0));
+            };
+            let verdict = match self.shared.throttle.lock() {
+                Ok(mut t) => t.reserve(ticket, conv.server.username(), now_ms()),
+                Err(_) => poisoned(),
+            };
+            match verdict {
+                Verdict::Allow => return Ok(()),
+                Verdict::Delay(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                Verdict::Refuse {
+                    retry_after_ms,
+                    reason,
+                } => {
+                    return Err(self.throttled(&conv.server, &conv.db, reason, retry_after_ms));
+                }
             }
         }
     }
 
+    /// An attempt the throttle refused: counted, audited and logged, answered like any
+    /// other authentication failure.
+    fn throttled(
+        &self,
+        server: &ScramServer,
+        db: &str,
+        reason: Refusal,
+        retry_after_ms: u64,
+    ) -> ErrorReply {
+        Stats::inc(&self.shared.stats.auth_throttled);
+        let event = AuditEvent::authenticate(
+            &self.audit_ctx(),
+            server.username(),
+            db,
+            server.mechanism().name(),
+            Err(reason.as_str()),
+        );
+        self.shared.auditor.emit(event);
+        info!(
+            conn.id = self.info.id, auth.user = server.username(), client.addr = %self.info.peer.ip(),
+            retry_after_ms, reason = reason.as_str(), "authentication refused by the failure throttle"
+        );
+        self.auth_failed()
+    }
+
     /// `saslContinue`.
-    pub(super) fn sasl_continue(
+    pub(super) async fn sasl_continue(
         &mut self,
         body: &RawDocument,
     ) -> Result<RawDocumentBuf, ErrorReply> {
@@ -166,15 +266,24 @@ impl Session {
         if !id_ok {
             return Err(ErrorReply::new(17, "ProtocolError", "wrong conversationId"));
         }
+        let proof_step = std::mem::take(&mut conv.proof_pending);
+        if proof_step {
+            self.throttle_before_proof(&mut conv).await?;
+        }
         let reply = match conv.server.step(payload) {
             Ok(r) => r,
             Err(e) => {
-                self.record_failure(&conv, &e.to_string(), e.is_wrong_proof());
+                self.record_failure(&mut conv, &e.to_string(), e.is_wrong_proof());
                 return Err(self.auth_failed());
             }
         };
+        if proof_step {
+            // The proof verified: give its place in the budget back now, not after the
+            // client's optional empty message.
+            conv.slot.finish(conv.server.username(), true);
+        }
         if reply.done {
-            self.complete(&conv)?;
+            self.complete(&mut conv)?;
         } else {
             self.conversation = Some(conv);
         }
@@ -187,7 +296,7 @@ impl Session {
 
     /// A failed authentication: counted, audited and logged. Only a proof that was
     /// checked and did not verify (`guessed`) feeds the failure throttle.
-    fn record_failure(&mut self, conv: &Conversation, proof: &str, guessed: bool) {
+    fn record_failure(&mut self, conv: &mut Conversation, proof: &str, guessed: bool) {
         let mechanism = conv.server.mechanism();
         self.shared
             .stats
@@ -207,7 +316,10 @@ impl Session {
         // Still a failed login (metrics, audit, log) when it tested no password, but
         // only a guess may slow or refuse the next attempt.
         if guessed {
-            self.throttle_failure(conv.server.username());
+            let user = conv.server.username().to_string();
+            conv.slot.finish(&user, false);
+        } else {
+            conv.slot.abandon();
         }
         info!(
             conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
@@ -216,19 +328,16 @@ impl Session {
         );
     }
 
-    fn throttle_failure(&self, user: &str) {
-        if let Ok(mut t) = self.shared.throttle.lock() {
-            t.record_failure(user, self.info.peer.ip(), now_unix() as u64 * 1000);
-        }
-    }
 
     /// The conversation proved the password: bind the user to the connection.
-    fn complete(&mut self, conv: &Conversation) -> Result<(), ErrorReply> {
-        let Ok(user) = &conv.found else {
+    fn complete(&mut self, conv: &mut Conversation) -> Result<(), ErrorReply> {
+        let Ok(user) = conv.found.clone() else {
             // Unreachable by construction (a fake credential never verifies); fail closed.
             self.record_failure(conv, "no user", true);
             return Err(self.auth_failed());
         };
+        // Normally released at the proof step already; this covers any other path.
+        conv.slot.finish(conv.server.username(), true);
         if let Some(current) = &self.user {
             if current.user != user.user || current.db != user.db {
                 return Err(ErrorReply::new(
@@ -237,9 +346,6 @@ impl Session {
                     "Each connection can only be authenticated as one user; open a new connection to change user",
                 ));
             }
-        }
-        if let Ok(mut t) = self.shared.throttle.lock() {
-            t.record_success(&user.user, self.info.peer.ip(), now_unix() as u64 * 1000);
         }
         let mechanism = conv.server.mechanism();
         self.shared
@@ -261,7 +367,7 @@ impl Session {
             auth.user = %user.user, auth.db = %user.db, auth.mechanism = conv.server.mechanism().name(),
             "authenticated"
         );
-        self.set_user(user.clone());
+        self.set_user(user);
         Ok(())
     }
 
@@ -312,5 +418,14 @@ impl Session {
             out.push(m);
         }
         out
+    }
+}
+
+/// A poisoned throttle lock refuses every attempt rather than letting them all through.
+fn poisoned() -> Verdict {
+    tracing::error!("the authentication throttle lock is poisoned; refusing authentication");
+    Verdict::Refuse {
+        retry_after_ms: 1_000,
+        reason: Refusal::SourceCooldown,
     }
 }

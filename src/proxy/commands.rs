@@ -182,7 +182,11 @@ impl Session {
     pub(super) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
         match self.cursor_ns(id).as_deref() {
             Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
-                Route::Forward(ReplyFilter::None)
+                if self.shared.cursors.is_filtered(id) {
+                    Route::Forward(ReplyFilter::ListCollections)
+                } else {
+                    Route::Forward(ReplyFilter::None)
+                }
             }
             Some(_) => Route::Refuse(ErrorReply::unauthorized(format!(
                 "Requested getMore on namespace '{db}.{coll}', but cursor belongs to a different namespace"
@@ -198,6 +202,19 @@ impl Session {
             || self.holds(ns, actions::KILL_ANY_CURSOR)
         {
             return Route::Forward(ReplyFilter::None);
+        }
+        // Ids no one opened through this proxy: mongod lists them in cursorsNotFound.
+        // They are answered here, never forwarded, since upstream they could be another
+        // proxy instance's cursors under the same service identity.
+        if !ids.is_empty() && ids.iter().all(|id| !self.shared.cursors.is_known(*id)) {
+            let mut not_found = RawArrayBuf::new();
+            for id in ids {
+                not_found.push(*id);
+            }
+            return Route::Reply(rawdoc! {
+                "cursorsKilled": [], "cursorsNotFound": not_found,
+                "cursorsAlive": [], "cursorsUnknown": [], "ok": 1.0,
+            });
         }
         match ids.iter().find(|id| self.cursor_ns(**id).is_none()) {
             None => {

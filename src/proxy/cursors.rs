@@ -6,7 +6,7 @@
 //! connection, because drivers send a getMore on whichever pooled connection is free
 //! (mongos-style topologies do not pin cursors to connections).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -19,6 +19,9 @@ struct Entry {
     ns: Box<str>,
     /// Unix seconds of last use, for forgetting cursors mongod has timed out.
     touched: AtomicI64,
+    /// Every batch is narrowed for its owner (listCollections with
+    /// authorizedCollections), getMore batches included.
+    filtered: AtomicBool,
 }
 
 /// Open cursors of every connection: id -> (owner, namespace).
@@ -53,6 +56,7 @@ impl CursorRegistry {
                 owner: owner.clone(),
                 ns: ns.into(),
                 touched: AtomicI64::new(now),
+                filtered: AtomicBool::new(false),
             };
             self.open.insert(id, entry);
         }
@@ -63,6 +67,27 @@ impl CursorRegistry {
     pub fn namespace(&self, owner: &Owner, id: i64) -> Option<String> {
         let e = self.open.get(&id)?;
         (e.owner == *owner).then(|| e.ns.to_string())
+    }
+
+    /// Whether any user's cursor with this id passed through this proxy (killCursors
+    /// tells an id no one opened from another user's).
+    pub fn is_known(&self, id: i64) -> bool {
+        self.open.contains_key(&id)
+    }
+
+    /// Marks a cursor whose batches must all be filtered.
+    pub fn mark_filtered(&self, id: i64) {
+        if let Some(e) = self.open.get(&id) {
+            e.filtered.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a cursor's batches are filtered. Unknown ids answer true: a getMore on
+    /// them is refused anyway, and a filter never widens what is seen.
+    pub fn is_filtered(&self, id: i64) -> bool {
+        self.open
+            .get(&id)
+            .is_none_or(|e| e.filtered.load(Ordering::Relaxed))
     }
 
     pub fn forget(&self, id: i64) {
@@ -101,6 +126,9 @@ mod tests {
             "another user's cursor looks unknown"
         );
         assert_eq!(reg.namespace(&alice, 6), None);
+        assert!(!reg.is_filtered(5));
+        reg.mark_filtered(5);
+        assert!(reg.is_filtered(5), "listCollections cursors stay filtered");
         reg.observe(&alice, 0, "a.b", Some(5), 101);
         assert!(reg.is_empty(), "exhausted cursor forgotten");
         reg.observe(&alice, 9, "a.b", None, 100);

@@ -43,6 +43,13 @@ impl<'a> Sequences<'a> for MsgSequences<'a> {
         let seq: DocSequence<'a> = self.0.sequence(identifier)?;
         Some(seq.documents())
     }
+
+    fn unexpected(&self, allowed: &[&str]) -> Option<String> {
+        self.0
+            .sequences()
+            .find(|s| !allowed.contains(&s.identifier()))
+            .map(|s| s.identifier().to_owned())
+    }
 }
 
 /// Log lines for refused OP_QUERY messages, shared by every connection.
@@ -140,7 +147,7 @@ async fn route_command<'a, S: Sequences<'a>>(
         Kind::BuildInfo => Route::Reply(handshake::build_info(&session.info.cluster.info())),
         Kind::WhatsMyUri => Route::Reply(session.whats_my_uri()),
         Kind::SaslStart => answer(session.sasl_start(body, c.db).await),
-        Kind::SaslContinue => answer(session.sasl_continue(body)),
+        Kind::SaslContinue => answer(session.sasl_continue(body).await),
         Kind::Authenticate => Route::Refuse(ErrorReply::new(
             334,
             "MechanismUnavailable",

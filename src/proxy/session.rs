@@ -19,7 +19,6 @@ use tracing::{debug, warn};
 use super::auth::Conversation;
 use super::control::SessionHandle;
 use super::cursors::Owner;
-use super::filter;
 use super::inspect;
 use super::io::{read_frame, FrameError, Stream};
 use super::replies::{self, ErrorReply, ReplyTo};
@@ -450,26 +449,6 @@ impl Session {
                 (false, false)
             }
         }
-    }
-
-    /// Rewrites a reply the user may only partly see (listDatabases / listCollections).
-    fn filter_reply(&mut self, frame: Bytes, filter: ReplyFilter, db: &str) -> Bytes {
-        let limits = self.info.cluster.info().limits();
-        let Ok(wire::Reply::Msg(m)) = wire::decode_reply(frame.clone(), &limits) else {
-            return frame;
-        };
-        let Some(user) = self.current_user() else {
-            return frame;
-        };
-        let body = match filter {
-            ReplyFilter::ListDatabases => filter::filter_databases(m.body(), &user.privileges),
-            ReplyFilter::ListCollections => {
-                filter::filter_collections(m.body(), db, &user.privileges)
-            }
-            ReplyFilter::None => return frame,
-        };
-        let h = m.header();
-        wire::encode_op_msg(h.request_id, h.response_to, 0, &body)
     }
 
     async fn refuse_forward(&mut self, msg: &OpMsg, to: &ReplyTo, err: ErrorReply) -> Flow {

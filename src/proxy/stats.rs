@@ -44,6 +44,8 @@ pub struct Stats {
     pub upstream_errors: AtomicU64,
     pub auth_success: AtomicU64,
     pub auth_failure: AtomicU64,
+    /// Authentication attempts refused by the failure throttle (no proof was verified).
+    pub auth_throttled: AtomicU64,
     /// Authentications that completed from a first step sent inside hello
     /// (`speculativeAuthenticate`): drivers rely on it, so tests and metrics watch it.
     pub auth_speculative: AtomicU64,

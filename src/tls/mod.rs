@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -24,6 +25,8 @@ pub enum TlsError {
     NoCertificate { path: String },
     #[error("{path}: no PEM private key found")]
     NoKey { path: String },
+    #[error("{path}: malformed PEM: {reason}")]
+    BadPem { path: String, reason: String },
     #[error("certificate and key do not form a usable pair: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -55,12 +58,20 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// Parses every certificate in a PEM file.
+fn bad_pem(path: &Path, e: &pem::Error) -> TlsError {
+    TlsError::BadPem {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Parses every certificate in a PEM file. A malformed entry is an error naming the
+/// file, never skipped (a chain missing its intermediate would fail only at clients).
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read(path)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
-        .filter_map(Result::ok)
-        .collect();
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad_pem(path, &e))?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate {
             path: path.display().to_string(),
@@ -71,11 +82,12 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read(path)?;
-    match rustls_pemfile::private_key(&mut pem.as_slice()) {
-        Ok(Some(key)) => Ok(key),
-        _ => Err(TlsError::NoKey {
+    match PrivateKeyDer::from_pem_slice(&pem) {
+        Ok(key) => Ok(key),
+        Err(pem::Error::NoItemsFound) => Err(TlsError::NoKey {
             path: path.display().to_string(),
         }),
+        Err(e) => Err(bad_pem(path, &e)),
     }
 }
 

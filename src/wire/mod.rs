@@ -153,3 +153,31 @@ pub(crate) fn str_at<'a>(bytes: &'a [u8], r: &Range<usize>) -> &'a str {
         .and_then(|b| std::str::from_utf8(b).ok())
         .unwrap_or_default()
 }
+
+/// Fuzzing entry (`fuzz/fuzz_targets/wire_frames.rs`): the codec on arbitrary bytes in both
+/// directions (OP_MSG, OP_QUERY, OP_COMPRESSED), and every accessor of what decodes.
+/// Must never panic.
+pub fn fuzz_logic(data: &[u8]) {
+    let limits = Limits::default();
+    let frame = Bytes::copy_from_slice(data);
+    match decode_request(frame.clone(), &limits) {
+        Ok(Request::Msg(m)) => {
+            let _ = (m.command_name(), m.db(), m.more_to_come(), m.compressor());
+            for s in m.sequences() {
+                let _ = s.identifier();
+                for d in s.documents() {
+                    let _ = d.as_bytes().len();
+                }
+            }
+        }
+        Ok(Request::Query(q)) => {
+            let _ = (q.command_name(), q.full_collection_name(), q.query());
+            let _ = q.return_fields_selector();
+        }
+        Err(_) => {}
+    }
+    let _ = peek_reply(data);
+    if let Ok(Reply::Msg(m)) = decode_reply(frame, &limits) {
+        let _ = (m.body().as_bytes().len(), m.more_to_come());
+    }
+}

@@ -33,6 +33,12 @@ pub enum ClassifyError {
     /// Pipelines nested too deep or too long to classify in bounded time.
     #[error("{0}")]
     TooComplex(String),
+    /// A kind-1 document sequence that is not a field of the command (mongod's IDL).
+    #[error("BSON field '{0}' is an unknown field.")]
+    UnknownField(String),
+    /// A kind-1 document sequence on a command that takes none.
+    #[error("The {0} command does not support document sequences.")]
+    NoDocumentSequences(String),
 }
 
 impl ClassifyError {
@@ -48,6 +54,8 @@ impl ClassifyError {
             ClassifyError::DuplicateField(_) => 2,
             ClassifyError::InvalidNamespace(_) => 73,
             ClassifyError::TooComplex(_) => 2,
+            ClassifyError::UnknownField(_) => 40415,
+            ClassifyError::NoDocumentSequences(_) => 40472,
         }
     }
 
@@ -60,6 +68,8 @@ impl ClassifyError {
             14 => "TypeMismatch",
             9 => "FailedToParse",
             73 => "InvalidNamespace",
+            40415 => "Location40415",
+            40472 => "Location40472",
             _ => "BadValue",
         }
     }

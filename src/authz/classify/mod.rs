@@ -52,6 +52,34 @@ pub trait Sequences<'a> {
     type Iter: Iterator<Item = &'a RawDocument>;
     /// Documents of the kind-1 section with this identifier, if the message has one.
     fn documents(&self, identifier: &str) -> Option<Self::Iter>;
+    /// The first kind-1 identifier not in `allowed`, if any.
+    fn unexpected(&self, allowed: &[&str]) -> Option<String> {
+        let _ = allowed;
+        None
+    }
+}
+
+/// The fields mongod accepts as kind-1 document sequences, per command (the IDL fields
+/// marked `supports_doc_sequence`); every other command takes none.
+fn sequence_fields(name: &str) -> &'static [&'static str] {
+    match name {
+        "insert" => &["documents"],
+        "update" => &["updates"],
+        "delete" => &["deletes"],
+        "bulkWrite" => &["ops", "nsInfo"],
+        _ => &[],
+    }
+}
+
+/// A sequence that is not a field of the command is refused the way mongod's parser
+/// refuses it (it would otherwise be forwarded unclassified).
+fn check_sequences<'a, S: Sequences<'a>>(name: &str, seqs: &S) -> Result<(), ClassifyError> {
+    let allowed = sequence_fields(name);
+    match seqs.unexpected(allowed) {
+        None => Ok(()),
+        Some(_) if allowed.is_empty() => Err(ClassifyError::NoDocumentSequences(name.into())),
+        Some(id) => Err(ClassifyError::UnknownField(format!("{name}.{id}"))),
+    }
 }
 
 /// For messages without kind-1 sections (and for tests).
@@ -136,6 +164,7 @@ pub fn classify<'a, S: Sequences<'a>>(
     let generic = ctx::scan_generic(body)?;
     let db = ctx::dollar_db(generic.db_str)?;
     let out = classify_in(body, name, first, db, generic, seqs, false)?;
+    check_sequences(name, seqs)?;
     Ok(Classified {
         name,
         db,
@@ -181,4 +210,28 @@ fn classify_in<'a, S: Sequences<'a>>(
         out.formula = ctx::with_generic(out.formula, &generic);
     }
     Ok(out)
+}
+
+/// Fuzzing entry (`fuzz/fuzz_targets/classify.rs`): arbitrary bytes as a command body,
+/// classified and decided for a user with a narrow role. Must never panic.
+pub fn fuzz_logic(data: &[u8]) {
+    use super::model::{ActionSet, Privilege, ResourcePattern};
+    use super::privileges::UserPrivileges;
+    static PRIVS: std::sync::LazyLock<UserPrivileges> = std::sync::LazyLock::new(|| {
+        let p = Privilege {
+            resource: ResourcePattern::Database("shop".into()),
+            actions: ActionSet::of(&[super::actions::FIND, super::actions::INSERT]),
+        };
+        UserPrivileges::from_privileges(vec![p], Vec::new())
+    });
+    let Ok(body) = RawDocument::from_bytes(data) else {
+        return;
+    };
+    let _ = classify(body, &NoSequences);
+    let caller = super::decide::Caller {
+        user: "fuzz",
+        db: "admin",
+        privileges: &PRIVS,
+    };
+    let _ = super::decide::decide(Some(caller), body, &NoSequences);
 }

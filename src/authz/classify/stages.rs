@@ -30,7 +30,7 @@ pub(crate) enum Rule {
     QueryStats,
     ListCatalog,
     ListClusterCatalog,
-    /// Needs nothing ($documents, $queue).
+    /// Needs nothing ($documents).
     Nothing,
     /// Internal stages: internal on the cluster.
     Internal,
@@ -93,10 +93,11 @@ fn lookup_other(name: &str) -> Option<(Rule, bool)> {
         | "$_internalReshardingOwnershipMatch"
         | "$_internalListCollections"
         | "$_backupFile" => (Internal, false),
-        // JSON: "$_internal*ChangeStream*" are internal; other $_internal* stages are
-        // transformation-only (mongod rejects the ones it does not know after auth).
+        // JSON: "$_internal*ChangeStream*" are internal. Any other $_internal* stage is
+        // unknown here, so refused: the test-only ones (`$_internalInhibitOptimization`,
+        // `$_internalSplitPipeline`, ...) exist only on a server started with test
+        // commands, and a stage the proxy cannot name is never passed as allowed.
         n if n.starts_with("$_internal") && n.contains("ChangeStream") => (Internal, false),
-        n if n.starts_with("$_internal") => (Transform, false),
         _ => return None,
     })
 }
@@ -115,7 +116,9 @@ fn lookup_source(name: &str) -> Option<(Rule, bool)> {
         "$currentOp" => (Cluster(&[INPROG]), true),
         "$listSessions" | "$listLocalSessions" => (Cluster(&[LIST_SESSIONS]), true),
         "$changeStream" => (ChangeStream, true),
-        "$documents" | "$queue" => (Nothing, true),
+        // `$queue` is internal-only: mongod refuses it in a user's request, so it is
+        // left out (unknown, refused) rather than allowed for everyone.
+        "$documents" => (Nothing, true),
         "$queryStats" => (QueryStats, true),
         "$querySettings" => (Cluster(&[QUERY_SETTINGS]), true),
         "$listCatalog" => (ListCatalog, true),

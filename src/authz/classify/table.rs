@@ -188,6 +188,9 @@ fn lookup_data(name: &str) -> Option<Spec> {
         "dropDatabase" => s(Db(&[DROP_DATABASE])),
         "validate" => s(Ns(&[VALIDATE])),
         "compact" => s(Ns(&[COMPACT])),
+        // Not in commands.json; mongod 8 still has it (standalone servers only), with the
+        // reIndex action on the namespace (dbAdmin, dbOwner, root).
+        "reIndex" => s(Ns(&[RE_INDEX])),
         "dbStats" | "dbstats" => s(Db(&[DB_STATS])),
         "collStats" | "collstats" => s(Ns(&[COLL_STATS])),
         "dataSize" | "datasize" | "checkShardingIndex" => s(FullNs(&[FIND])),

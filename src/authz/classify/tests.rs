@@ -18,6 +18,41 @@ impl<'a> Sequences<'a> for Seqs<'a> {
             .find(|(k, _)| *k == identifier)
             .map(|(_, v)| v.iter().copied())
     }
+
+    fn unexpected(&self, allowed: &[&str]) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| !allowed.contains(k))
+            .map(|(k, _)| k.to_string())
+    }
+}
+
+#[test]
+fn a_sequence_that_is_not_a_field_of_the_command_is_refused_as_mongod_does() {
+    let doc = rawdoc! {"q": {}, "u": {"$set": {"a": 1}}};
+    let docs = [doc.as_ref()];
+    let insert = rawdoc! {"insert": "c", "$db": "d"};
+    // An `updates` sequence on an insert: mongod's IDL parser, code 40415.
+    let e = classify(&insert, &Seqs(vec![("updates", &docs)])).unwrap_err();
+    assert_eq!(e, ClassifyError::UnknownField("insert.updates".into()));
+    assert_eq!(e.code(), 40415);
+    assert_eq!(
+        e.to_string(),
+        "BSON field 'insert.updates' is an unknown field."
+    );
+    // A command that takes no sequences at all: code 40472.
+    let find = rawdoc! {"find": "c", "$db": "d"};
+    let e = classify(&find, &Seqs(vec![("documents", &docs)])).unwrap_err();
+    assert_eq!(e.code(), 40472);
+    assert_eq!(
+        e.to_string(),
+        "The find command does not support document sequences."
+    );
+    // The command's own sequence is fine.
+    assert!(classify(&insert, &Seqs(vec![("documents", &docs)])).is_ok());
+    let bulk = rawdoc! {"bulkWrite": 1, "$db": "admin"};
+    let e = classify(&bulk, &Seqs(vec![("documents", &docs)])).unwrap_err();
+    assert_eq!(e, ClassifyError::UnknownField("bulkWrite.documents".into()));
 }
 
 pub(crate) fn req(resource: Resource<'static>, actions: &[Action]) -> Requirement<'static> {
@@ -430,4 +465,13 @@ fn bad_db_and_empty_body() {
     assert_eq!(err(&rawdoc! {"find": "c", "$db": 1}).code(), 14);
     assert_eq!(err(&rawdoc! {}).code(), 9);
     assert_eq!(err(&rawdoc! {"ping": 1, "$db": "a b"}).code(), 73);
+}
+
+#[test]
+fn reindex_needs_the_reindex_action_on_the_namespace() {
+    let b = rawdoc! {"reIndex": "c", "$db": "d"};
+    assert_eq!(
+        cl(&b).map(|c| c.formula).unwrap(),
+        all(vec![req(nsr("d", "c"), &[RE_INDEX])])
+    );
 }

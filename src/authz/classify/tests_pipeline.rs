@@ -3,6 +3,7 @@
 use bson::{rawdoc, RawDocumentBuf};
 
 use super::tests::{all, err, formula, nsr, req};
+use super::ClassifyError;
 use crate::authz::actions::*;
 use crate::authz::model::{Formula, Resource};
 
@@ -54,7 +55,6 @@ fn empty_pipeline_and_transform_stages_need_find() {
         "$changeStreamSplitLargeEvent",
         "$_internalUnpackBucket",
         "$_unpackBucket",
-        "$_internalInhibitOptimization",
     ] {
         let mut st = RawDocumentBuf::new();
         st.append(s, rawdoc! {});
@@ -161,10 +161,25 @@ fn documents_needs_nothing_but_later_stages_count() {
     assert_eq!(formula(&b), Formula::Authenticated);
     let b = rawdoc! {"aggregate": 1, "pipeline": [{"$documents": []}, {"$lookup": {"from": "f", "as": "x", "localField": "a", "foreignField": "b"}}], "$db": "d"};
     assert_eq!(formula(&b), all(vec![req(nsr("d", "f"), &[FIND])]));
-    assert_eq!(
-        formula(&agg1("d", rawdoc! {"$queue": []})),
-        Formula::Authenticated
-    );
+}
+
+#[test]
+fn stages_mongod_refuses_in_user_requests_are_refused() {
+    // Issue 13: test-only and internal-only stages never pass as allowed.
+    // `$queue` is no initial source either: a collectionless pipeline starting with it is
+    // refused before its stage is looked at (73).
+    assert_eq!(err(&agg1("d", rawdoc! {"$queue": []})).code(), 73);
+    for s in [
+        "$queue",
+        "$_internalInhibitOptimization",
+        "$_internalSplitPipeline",
+        "$_internalSomethingNew",
+    ] {
+        let mut st = RawDocumentBuf::new();
+        st.append(s, rawdoc! {});
+        let e = err(&agg("c", st));
+        assert_eq!(e, ClassifyError::UnknownStage(s.into()), "{s}");
+    }
 }
 
 #[test]

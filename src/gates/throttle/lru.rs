@@ -34,6 +34,11 @@ impl<K: Clone + Eq + Hash, V> LruMap<K, V> {
         self.entries.get(key).map(|(v, _)| v)
     }
 
+    /// Changes an entry in place without marking it used.
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.entries.get_mut(key).map(|(v, _)| v)
+    }
+
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let (value, stamp) = self.entries.remove(key)?;
         self.order.remove(&stamp);

@@ -30,6 +30,7 @@ fn defaults_are_documented_values() {
         (c.pair_forget_ms, c.max_entries, c.ipv6_prefix_len),
         (900_000, 65_536, 64)
     );
+    assert_eq!((c.pair_max_failures, c.source_max_concurrent), (10, 128));
 }
 
 #[test]
@@ -72,7 +73,7 @@ fn pair_delay_grows_then_caps() {
 #[test]
 fn failures_from_elsewhere_do_not_slow_the_real_user() {
     let mut t = Throttle::new(ThrottleConfig::default());
-    fail_n(&mut t, "alice", A, 15, 0);
+    fail_n(&mut t, "alice", A, 9, 0);
     assert_eq!(t.check("alice", A, 0), Verdict::Delay(5_000));
     assert_eq!(t.check("alice", B, 0), Verdict::Allow);
 }
@@ -88,13 +89,15 @@ fn source_is_refused_after_many_failures_across_users_then_released() {
     assert_eq!(
         t.check("fresh", A, 2_000),
         Verdict::Refuse {
-            retry_after_ms: 300_000
+            retry_after_ms: 300_000,
+            reason: Refusal::SourceCooldown
         }
     );
     assert_eq!(
         t.check("fresh", A, 102_000),
         Verdict::Refuse {
-            retry_after_ms: 200_000
+            retry_after_ms: 200_000,
+            reason: Refusal::SourceCooldown
         }
     );
     assert_eq!(t.check("fresh", B, 2_000), Verdict::Allow);
@@ -185,6 +188,128 @@ fn clock_going_backwards_is_harmless() {
     t.record_failure("alice", A, 0);
 }
 
+#[test]
+fn parallel_proofs_never_exceed_the_failure_budget() {
+    // The issue-13 attack: many conversations begun before any proof fails.
+    let config = ThrottleConfig {
+        source_max_concurrent: 0,
+        ..ThrottleConfig::default()
+    };
+    let mut t = Throttle::new(config);
+    let mut tickets: Vec<Ticket> = (0..500)
+        .filter_map(|_| t.begin("alice", A, 1_000).1)
+        .collect();
+    assert_eq!(tickets.len(), 500, "no concurrency cap configured");
+    // Every proof arrives at once: places are taken before any verdict is known.
+    let mut verifying = Vec::new();
+    for mut ticket in tickets.drain(..) {
+        match t.reserve(&mut ticket, "alice", 1_500) {
+            Verdict::Allow => verifying.push(ticket),
+            Verdict::Refuse { reason, .. } => {
+                assert_eq!(reason, Refusal::WindowFull);
+                t.abandon(ticket);
+            }
+            Verdict::Delay(_) => panic!("no failure yet, no delay"),
+        }
+    }
+    assert_eq!(verifying.len(), 20, "the source's failure budget");
+    for ticket in verifying {
+        t.finish(ticket, "alice", false, 1_600);
+    }
+    assert!(matches!(
+        t.check("alice", A, 1_600),
+        Verdict::Refuse {
+            reason: Refusal::SourceCooldown,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_conversation_begun_before_the_refusal_fails_after_it() {
+    let mut t = Throttle::new(ThrottleConfig::default());
+    let (_, early) = t.begin("alice", A, 0);
+    let mut early = early.expect("admitted");
+    fail_n(&mut t, "mallory", A, 20, 10);
+    assert!(matches!(
+        t.reserve(&mut early, "alice", 20),
+        Verdict::Refuse {
+            reason: Refusal::SourceCooldown,
+            ..
+        }
+    ));
+    t.abandon(early);
+}
+
+#[test]
+fn successes_release_their_place_and_concurrency_is_capped() {
+    let mut t = Throttle::new(ThrottleConfig::default());
+    // Far more logins than the budget, all at once, all good: none is refused.
+    let open: Vec<Ticket> = (0..100).filter_map(|_| t.begin("app", A, 0).1).collect();
+    assert_eq!(open.len(), 100);
+    for mut ticket in open {
+        // The proxy verifies right after reserving, with no wait in between.
+        assert_eq!(t.reserve(&mut ticket, "app", 0), Verdict::Allow);
+        t.finish(ticket, "app", true, 0);
+    }
+    // The cap on unfinished conversations.
+    let held: Vec<Ticket> = (0..128).filter_map(|_| t.begin("app", A, 0).1).collect();
+    assert_eq!(held.len(), 128);
+    let (v, ticket) = t.begin("app", A, 0);
+    assert!(ticket.is_none());
+    assert!(matches!(
+        v,
+        Verdict::Refuse {
+            reason: Refusal::TooManyConcurrent,
+            ..
+        }
+    ));
+    assert_eq!(
+        t.begin("app", B, 0).0,
+        Verdict::Allow,
+        "other sources unaffected"
+    );
+    for ticket in held {
+        t.abandon(ticket);
+    }
+    assert!(
+        t.begin("app", A, 0).1.is_some(),
+        "abandoned tickets free their slot"
+    );
+}
+
+#[test]
+fn a_pair_is_locked_after_its_maximum_failures() {
+    let mut t = Throttle::new(ThrottleConfig::default());
+    // A patient guesser: one failure a minute never trips the source window.
+    for i in 0..10u64 {
+        assert!(!matches!(
+            t.check("alice", A, i * 60_000),
+            Verdict::Refuse { .. }
+        ));
+        t.record_failure("alice", A, i * 60_000);
+    }
+    let last = 9 * 60_000;
+    assert_eq!(
+        t.check("alice", A, last + 1_000),
+        Verdict::Refuse {
+            retry_after_ms: 899_000,
+            reason: Refusal::PairLocked
+        }
+    );
+    assert_eq!(
+        t.check("alice", B, last),
+        Verdict::Allow,
+        "only from that source"
+    );
+    assert_eq!(
+        t.check("bob", A, last),
+        Verdict::Allow,
+        "only for that user"
+    );
+    assert_eq!(t.check("alice", A, last + 900_000), Verdict::Allow);
+}
+
 proptest! {
     #[test]
     fn random_operations_respect_bounds(ops in proptest::collection::vec((0u8..3, 0u8..6, 0u8..4, 0u64..2_000_000), 1..200)) {
@@ -201,11 +326,23 @@ proptest! {
                 _ => match t.check(&user, ip, now) {
                     Verdict::Allow => {}
                     Verdict::Delay(ms) => prop_assert!(ms > 0 && ms <= max_delay),
-                    Verdict::Refuse { retry_after_ms } => prop_assert!(retry_after_ms > 0 && retry_after_ms <= refuse),
+                    Verdict::Refuse { retry_after_ms, .. } => prop_assert!(retry_after_ms > 0 && retry_after_ms <= refuse),
                 },
             }
             let (pairs, sources) = t.entry_counts();
             prop_assert!(pairs <= 8 && sources <= 8);
         }
     }
+}
+
+#[test]
+fn a_conversation_waits_out_one_delay_only() {
+    let mut t = Throttle::new(ThrottleConfig::default());
+    fail_n(&mut t, "alice", A, 3, 0);
+    let mut ticket = t.begin("alice", A, 0).1.expect("admitted");
+    assert_eq!(t.reserve(&mut ticket, "alice", 0), Verdict::Delay(250));
+    // Parallel failures meanwhile raise the pair's delay; this attempt has waited.
+    fail_n(&mut t, "alice", A, 2, 100);
+    assert_eq!(t.reserve(&mut ticket, "alice", 300), Verdict::Allow);
+    t.finish(ticket, "alice", false, 300);
 }

@@ -186,6 +186,13 @@ fn security(out: &mut String, m: &Metrics) {
             sample(out, name, &labels, m.authentications.get(mech, ok));
         }
     }
+    single(
+        out,
+        "mongoward_authentications_throttled_total",
+        "counter",
+        "Authentication attempts refused by the failure throttle before any proof was checked.",
+        Metrics::get(&m.auth_throttled),
+    );
     let name = "mongoward_authorizations_total";
     family(out, name, "counter",
         "Authorization decisions, by command (known names, else other) and result; zero rows omitted.");
