@@ -8,6 +8,7 @@
 pub mod authz;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod gates;
 pub mod ops;
 pub mod proxy;
