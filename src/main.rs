@@ -78,6 +78,11 @@ enum Command {
         #[arg(long, conflicts_with_all = ["user", "db", "command", "cluster"])]
         batch: bool,
     },
+    /// Control-plane administration (`admin init`).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Generate development TLS certificates (NOT for production).
     DevCerts {
         /// Output directory.
@@ -86,6 +91,18 @@ enum Command {
         /// Extra DNS names for the server certificate.
         #[arg(long = "name")]
         names: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create the store's schema, the organization and its first ORG_OWNER service account;
+    /// prints one JSON line {"orgId","clientId","clientSecret"}. Runs once per store.
+    Init {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "mongoward")]
+        org_name: String,
     },
 }
 
@@ -109,6 +126,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::CheckConfig { config, probe } => check_config(&config, probe),
         Command::DevCerts { out, names } => dev_certs(&out, &names),
+        Command::Admin { command } => admin(command),
         Command::HashPassword {
             user,
             mechanism,
@@ -257,6 +275,21 @@ fn authz_check(path: &std::path::Path, question: Option<authz_check::Question>) 
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn admin(command: AdminCommand) -> ExitCode {
+    let AdminCommand::Init { config, org_name } = command;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start runtime: {e}"), 2),
+    };
+    match runtime.block_on(mongoward::cli::admin::init(&config, &org_name)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
     }
 }
 

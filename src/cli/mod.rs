@@ -4,3 +4,4 @@
 pub mod authz_check;
 pub mod probe;
 pub mod users;
+pub mod admin;

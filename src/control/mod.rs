@@ -4,3 +4,9 @@
 pub mod accounts;
 pub mod api;
 pub mod authz;
+pub mod bootstrap;
+pub mod config;
+pub mod model;
+pub mod store;
+
+pub use store::{Change, ChangeKind, Expect, Item, Op, Revision, Store, StoreError};
