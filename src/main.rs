@@ -78,7 +78,7 @@ enum Command {
         #[arg(long, conflicts_with_all = ["user", "db", "command", "cluster"])]
         batch: bool,
     },
-    /// Control-plane administration (`admin init`).
+    /// Control-plane administration (`admin init`, `admin import`).
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -91,18 +91,6 @@ enum Command {
         /// Extra DNS names for the server certificate.
         #[arg(long = "name")]
         names: Vec<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Create the store's schema, the organization and its first ORG_OWNER service account;
-    /// prints one JSON line {"orgId","clientId","clientSecret"}. Runs once per store.
-    Init {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long, default_value = "mongoward")]
-        org_name: String,
     },
 }
 
@@ -278,21 +266,6 @@ fn authz_check(path: &std::path::Path, question: Option<authz_check::Question>) 
     }
 }
 
-fn admin(command: AdminCommand) -> ExitCode {
-    let AdminCommand::Init { config, org_name } = command;
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => return fail(format!("cannot start runtime: {e}"), 2),
-    };
-    match runtime.block_on(mongoward::cli::admin::init(&config, &org_name)) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e, 1),
-    }
-}
-
 fn dev_certs(out: &std::path::Path, names: &[String]) -> ExitCode {
     let written = mongoward::tls::dev_certs::generate(names)
         .map_err(|e| e.to_string())
@@ -310,6 +283,55 @@ fn dev_certs(out: &std::path::Path, names: &[String]) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create the store's schema, the organization and its first ORG_OWNER service account;
+    /// prints one JSON line {"orgId","clientId","clientSecret"}. Runs once per store.
+    Init {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "mongoward")]
+        org_name: String,
+    },
+    /// Move the file's [[clusters]], [[users]], [[roles]] and [[access_list]] into a
+    /// project of the store named by its [control_plane] (run `admin init` first). Prints
+    /// one JSON line.
+    Import {
+        #[arg(long)]
+        config: PathBuf,
+        /// The project (created if the organization has none of that name).
+        #[arg(long)]
+        project: String,
+    },
+}
+
+fn admin(command: AdminCommand) -> ExitCode {
+    let runtime = match build_runtime(Some(1)) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start runtime: {e}"), 2),
+    };
+    match command {
+        AdminCommand::Init { config, org_name } => {
+            match runtime.block_on(mongoward::cli::admin::init(&config, &org_name)) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e, 1),
+            }
+        }
+        AdminCommand::Import { config, project } => {
+            match runtime.block_on(mongoward::control::import::import(&config, &project)) {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e, 2),
+            }
         }
     }
 }
@@ -356,6 +378,27 @@ async fn serve(config: Config) -> ExitCode {
             error!("cannot start: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    // Store mode: policy and clusters from the control-plane store, followed live.
+    let _control_plane = match mongoward::control::run::start(&config, &running).await {
+        Ok(cp) => cp,
+        Err(e) => {
+            error!("cannot start the control plane: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The admin API (HTTPS) on [control_plane] listen, from the same store.
+    let _admin_api = match &_control_plane {
+        Some(cp) => {
+            match mongoward::control::api::start_for(&config, &running, cp.store.clone()).await {
+                Ok(api) => api,
+                Err(e) => {
+                    error!("cannot start the admin API: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => None,
     };
     for a in &running.tls_addrs {
         info!("ready: mongosh \"mongodb://{a}/?tls=true&tlsCAFile=certs/ca.pem\"");

@@ -20,14 +20,19 @@ pub fn control_plane_section(path: &Path) -> Result<ControlPlaneConfig, String> 
         .try_into()
         .map_err(|e| format!("{}: [control_plane]: {e}", path.display()))?;
     cfg.resolve_paths(path.parent().unwrap_or(Path::new(".")));
-    cfg.validate().map_err(|e| format!("{}: [control_plane] {e}", path.display()))?;
+    cfg.validate()
+        .map_err(|e| format!("{}: [control_plane] {e}", path.display()))?;
     Ok(cfg)
 }
 
 /// Runs `admin init`; answers the JSON line to print.
 pub async fn init(config: &Path, org_name: &str) -> Result<String, String> {
     let cfg = control_plane_section(config)?;
-    let store = Store::open(&cfg.store, cfg.password()?).await.map_err(|e| e.to_string())?;
-    let out = bootstrap::init(&store, org_name).await.map_err(|e| e.to_string())?;
+    let store = Store::open(&cfg.store, cfg.password()?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let out = bootstrap::init(&store, org_name)
+        .await
+        .map_err(|e| e.to_string())?;
     serde_json::to_string(&out).map_err(|e| e.to_string())
 }

@@ -68,6 +68,9 @@ pub struct ConfigFile {
     pub roles: Vec<RoleConfig>,
     #[serde(default)]
     pub auth: AuthConfig,
+    /// `[control_plane]`: policy lives in a store instead of this file.
+    #[serde(default)]
+    pub control_plane: Option<crate::control::config::ControlPlaneConfig>,
 }
 
 /// `[auth]`: authentication settings.
@@ -219,13 +222,24 @@ impl Config {
         file.tls.cert_file = base.join(&file.tls.cert_file);
         file.tls.key_file = base.join(&file.tls.key_file);
         file.audit.resolve_paths(base);
+        let store_mode = match file.control_plane.as_mut() {
+            Some(cp) => {
+                cp.resolve_paths(base);
+                cp.validate().map_err(|e| invalid("control_plane", e))?;
+                refuse_policy_sections(&file, &invalid)?;
+                true
+            }
+            None => false,
+        };
         let listen = parse_addrs(&file.server.listen, "server.listen", &invalid)?;
         let plaintext_listen = parse_addrs(
             &file.server.plaintext_listen,
             "server.plaintext_listen",
             &invalid,
         )?;
-        if listen.is_empty()
+        // Store mode: clusters (and their own listeners) come from the store.
+        if !store_mode
+            && listen.is_empty()
             && plaintext_listen.is_empty()
             && file.clusters.iter().all(|c| c.listen.is_none())
         {
@@ -247,8 +261,14 @@ impl Config {
                 file.server.plaintext_listen
             ));
         }
-        let clusters = clusters::validate(&mut file.clusters, base, &invalid)?;
-        let routing = clusters::routing(&clusters, listen.len(), plaintext_listen.len(), &invalid)?;
+        let (clusters, routing) = if store_mode {
+            (Vec::new(), Routing::default())
+        } else {
+            let clusters = clusters::validate(&mut file.clusters, base, &invalid)?;
+            let routing =
+                clusters::routing(&clusters, listen.len(), plaintext_listen.len(), &invalid)?;
+            (clusters, routing)
+        };
         let opts = BuildOptions {
             strictness,
             ..BuildOptions::with_max_temporary_days(file.server.max_temporary_days)
@@ -256,7 +276,7 @@ impl Config {
         let (access_list, access_warnings) = AccessList::build(&file.access_list, &opts, now)
             .map_err(|e| invalid("access_list", e.to_string()))?;
         warnings.extend(access_warnings.iter().map(|w| format!("access_list: {w}")));
-        if access_list.is_empty() {
+        if access_list.is_empty() && !store_mode {
             warnings.push("access_list is empty: every connection will be refused (add [[access_list]] entries)".into());
         }
         let proxy_trusted = parse_nets(&file.server.proxy_protocol_trusted, &invalid)?;
@@ -304,6 +324,31 @@ impl Config {
             self.users.len(),
             self.file.roles.len(),
         )
+    }
+}
+
+/// With `[control_plane]`, the store owns users, roles, the access list and clusters; a
+/// file that still has them would silently disagree with it, so it is refused.
+fn refuse_policy_sections(
+    file: &ConfigFile,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let present = [
+        ("clusters", !file.clusters.is_empty()),
+        ("access_list", !file.access_list.is_empty()),
+        ("users", !file.users.is_empty()),
+        ("roles", !file.roles.is_empty()),
+    ];
+    match present.iter().find(|(_, p)| *p) {
+        Some((key, _)) => Err(invalid(
+            key,
+            "policy is managed by the control-plane store when [control_plane] is set: \
+             move it there with `mongoward admin import --config FILE --project NAME`, \
+             then delete the [[clusters]], [[access_list]], [[users]] and [[roles]] tables \
+             from this file"
+                .into(),
+        )),
+        None => Ok(()),
     }
 }
 

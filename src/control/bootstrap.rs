@@ -63,17 +63,42 @@ pub async fn init(store: &Store, org_name: &str) -> Result<InitOutput, InitError
         secrets: vec![secret],
         access_list: Vec::new(),
     };
-    let event = Event::system("SERVICE_ACCOUNT_CREATED", "admin init", &org.id, Some(account.client_id.clone()));
+    let event = Event::system(
+        "SERVICE_ACCOUNT_CREATED",
+        "admin init",
+        &org.id,
+        Some(account.client_id.clone()),
+    );
     let ops = vec![
-        Op::Put { key: INIT_KEY.into(), value: serde_json::json!({"orgId": org.id}), expect: Expect::Absent },
-        Op::Put { key: format!("orgs/{}", org.id), value: serde_json::to_value(&org)?, expect: Expect::Absent },
-        Op::Put { key: accounts::account_key(&account.client_id), value: serde_json::to_value(&account)?, expect: Expect::Absent },
-        Op::Put { key: event.key(), value: serde_json::to_value(&event)?, expect: Expect::Absent },
+        Op::Put {
+            key: INIT_KEY.into(),
+            value: serde_json::json!({"orgId": org.id}),
+            expect: Expect::Absent,
+        },
+        Op::Put {
+            key: format!("orgs/{}", org.id),
+            value: serde_json::to_value(&org)?,
+            expect: Expect::Absent,
+        },
+        Op::Put {
+            key: accounts::account_key(&account.client_id),
+            value: serde_json::to_value(&account)?,
+            expect: Expect::Absent,
+        },
+        Op::Put {
+            key: event.key(),
+            value: serde_json::to_value(&event)?,
+            expect: Expect::Absent,
+        },
     ];
     match store.apply(ops).await {
         Ok(_) => {}
         Err(StoreError::Conflict { .. }) => return Err(InitError::AlreadyInitialized),
         Err(e) => return Err(e.into()),
     }
-    Ok(InitOutput { org_id: org.id, client_id: account.client_id, client_secret: secret_value })
+    Ok(InitOutput {
+        org_id: org.id,
+        client_id: account.client_id,
+        client_secret: secret_value,
+    })
 }

@@ -70,13 +70,15 @@ pub async fn accept_loop(
         } else {
             fallback
         };
-        if admit(&shared, &route, peer, local, &limiter) {
+        if let Some(gate) = admit(&shared, &route, peer, local, &limiter) {
             let guard = ActiveGuard::new(shared.clone());
             let conn = Conn {
                 peer,
                 client_ip: peer.ip(),
                 tls: tls.clone(),
                 route: route.clone(),
+                gate,
+                limiter: limiter.clone(),
             };
             tokio::spawn(serve(tcp, conn, guard));
         }
@@ -106,6 +108,19 @@ struct Conn {
     client_ip: IpAddr,
     tls: Option<TlsAcceptor>,
     route: Arc<Route>,
+    /// Whether the access list is still to be checked once the SNI name is known.
+    gate: Gate,
+    limiter: Arc<LogLimiter>,
+}
+
+/// Where the access list was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gate {
+    /// On accept: the listener's clusters all belong to one project.
+    Passed,
+    /// The listener serves several projects: the project the SNI name selects decides,
+    /// after reading the ClientHello and before any TLS crypto work.
+    AfterSni,
 }
 
 fn deny_label(reason: DenyReason) -> &'static str {
@@ -116,22 +131,56 @@ fn deny_label(reason: DenyReason) -> &'static str {
     }
 }
 
-/// The network gate. Logs the refusal (rate-limited), counts and audits it.
+/// The network gate on accept, for a listener whose clusters share one project; a
+/// listener shared by several projects defers to [`admit_routed`].
 fn admit(
     shared: &Shared,
     route: &Route,
     client: SocketAddr,
     local: SocketAddr,
     limiter: &LogLimiter,
+) -> Option<Gate> {
+    let policy = shared.policy.load();
+    let Some(project) = route.common_project(&policy) else {
+        return Some(Gate::AfterSni);
+    };
+    let cluster = route.single();
+    let ok = check(
+        shared,
+        &project.access,
+        cluster.as_deref(),
+        client,
+        local,
+        limiter,
+    );
+    ok.then_some(Gate::Passed)
+}
+
+/// The network gate once the SNI name has chosen the cluster (and so the project).
+fn admit_routed(shared: &Shared, conn: &Conn, cluster: &Cluster, local: SocketAddr) -> bool {
+    let policy = shared.policy.load();
+    let client = SocketAddr::new(conn.client_ip, conn.peer.port());
+    let access = policy.access(&cluster.name);
+    check(shared, access, Some(cluster), client, local, &conn.limiter)
+}
+
+/// Checks one access list. Logs the refusal (rate-limited), counts and audits it.
+fn check(
+    shared: &Shared,
+    access: &crate::gates::access_list::AccessList,
+    cluster: Option<&Cluster>,
+    client: SocketAddr,
+    local: SocketAddr,
+    limiter: &LogLimiter,
 ) -> bool {
     let ip = client.ip();
-    match shared.policy.load().access.check(ip, now_unix()) {
+    match access.check(ip, now_unix()) {
         Decision::Allow { .. } => true,
         Decision::Deny(reason) => {
             Stats::inc(&shared.stats.connections_refused_access_list);
             // A refusal flood must stay cheap: build the event only when it goes somewhere.
             if shared.auditor.enabled() {
-                let ctx = conn_ctx(route.single().as_deref(), local, client, None);
+                let ctx = conn_ctx(cluster, local, client, None);
                 shared
                     .auditor
                     .emit(AuditEvent::network_access_denied(&ctx, deny_label(reason)));
@@ -176,12 +225,14 @@ async fn serve_proxied(
         }
     };
     let local = tcp.local_addr().unwrap_or(peer);
-    if admit(&shared, &route, client, local, &limiter) {
+    if let Some(gate) = admit(&shared, &route, client, local, &limiter) {
         let conn = Conn {
             peer,
             client_ip: client.ip(),
             tls,
             route,
+            gate,
+            limiter,
         };
         serve(tcp, conn, guard).await;
     }
@@ -247,6 +298,12 @@ async fn handshake(
     ctx: &ConnCtx,
 ) -> Option<(Stream, Arc<Cluster>)> {
     let single = conn.route.single();
+    if let (Gate::AfterSni, Some(c)) = (conn.gate, &single) {
+        // One cluster that no project claims (yet): its (closed) list decides.
+        if !admit_routed(shared, conn, c, ctx.local) {
+            return None;
+        }
+    }
     match (&conn.tls, single) {
         // Configuration refuses plaintext listeners with several clusters.
         (None, single) => single.map(|c| (Stream::Plain(tcp), c)),
@@ -254,12 +311,23 @@ async fn handshake(
             .await
             .map(|s| (s, c)),
         (Some(acceptor), None) => {
-            let routed = sni::accept(&conn.route, acceptor, tcp);
+            let routed = async {
+                let hello = sni::read_hello(&conn.route, tcp).await?;
+                if conn.gate == Gate::AfterSni
+                    && !admit_routed(shared, conn, &hello.cluster, ctx.local)
+                {
+                    return Err(sni::SniError::Refused);
+                }
+                let cluster = hello.cluster.clone();
+                Ok((hello.complete(acceptor).await?, cluster))
+            };
             let error = match tokio::time::timeout(shared.handshake_timeout, routed).await {
                 Ok(Ok((s, c))) => {
                     Stats::inc(&shared.stats.tls_handshakes_ok);
                     return Some((Stream::ServerTls(Box::new(s)), c));
                 }
+                // Counted and audited by the gate; dropped without a TLS byte.
+                Ok(Err(sni::SniError::Refused)) => return None,
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => "handshake timed out".to_string(),
             };

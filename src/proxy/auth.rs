@@ -92,7 +92,7 @@ impl Session {
         let mut nonce = [0u8; MIN_NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let lookup = |name: &str| {
-            found = policy.users.lookup(db, name, &ctx).cloned();
+            found = policy.users(ctx.cluster).lookup(db, name, &ctx).cloned();
             found
                 .as_ref()
                 .ok()
@@ -297,7 +297,7 @@ impl Session {
             let policy = self.shared.policy.load();
             let ctx = self.lookup_context();
             policy
-                .users
+                .users(ctx.cluster)
                 .lookup(db, user, &ctx)
                 .ok()
                 .map(|u| u.mechanisms())

@@ -44,7 +44,7 @@ impl Session {
                 now: now_unix(),
             };
             self.user = policy
-                .users
+                .users(ctx.cluster)
                 .lookup(&current.db, &current.user, &ctx)
                 .ok()
                 .cloned();
@@ -121,7 +121,7 @@ impl Session {
             _ => u.db == db,
         };
         let mut out = RawArrayBuf::new();
-        for u in policy.users.iter().filter(|u| wanted(u)) {
+        for u in policy.users(ctx.cluster).iter().filter(|u| wanted(u)) {
             let on_cluster = u
                 .scopes
                 .as_ref()
@@ -144,17 +144,18 @@ impl Session {
     /// rolesInfo: the custom roles of this proxy (they live on admin, as Atlas's do).
     pub(super) fn roles_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
         let policy = self.shared.policy.load();
+        let catalog = policy.catalog(&self.info.cluster.name);
         let named = body.get_str("rolesInfo").ok();
         let mut out = RawArrayBuf::new();
         if db == "admin" {
-            for name in policy.catalog.custom_role_names() {
+            for name in catalog.custom_role_names() {
                 if named.is_some_and(|n| n != name) {
                     continue;
                 }
                 let mut d = rawdoc! { "_id": format!("admin.{name}"), "role": name, "db": "admin", "isBuiltin": false };
                 if body.get_bool("showPrivileges").unwrap_or(false) {
                     let mut privs = RawArrayBuf::new();
-                    for p in policy.catalog.custom_privileges(name).unwrap_or(&[]) {
+                    for p in catalog.custom_privileges(name).unwrap_or(&[]) {
                         privs.push(privilege_doc(p));
                     }
                     d.append("privileges", privs);

@@ -58,9 +58,14 @@ impl SessionHandle {
 
     /// Why the current policy no longer admits this connection, if it does not.
     fn revoked_by(&self, policy: &super::policy::Policy, now: i64) -> Option<RevokeReason> {
+        // A deleted cluster (store mode) takes its connections with it.
+        if !policy.has_cluster(&self.cluster) {
+            return Some(RevokeReason::ClusterRemoved);
+        }
+        let access = policy.access(&self.cluster);
         let close_on_access = policy.on_revoke == OnRevoke::Close;
-        if close_on_access && !policy.access.still_admits(self.ip, now) {
-            return Some(match policy.access.check(self.ip, now) {
+        if close_on_access && !access.still_admits(self.ip, now) {
+            return Some(match access.check(self.ip, now) {
                 Decision::Deny(DenyReason::OnlyExpiredEntry) => RevokeReason::AccessEntryExpired,
                 _ => RevokeReason::AccessEntryRemoved,
             });
@@ -72,11 +77,15 @@ impl SessionHandle {
             peer: self.ip,
             now,
         };
-        policy.users.lookup(db, name, &ctx).err().map(|a| match a {
-            Absent::Expired => RevokeReason::UserExpired,
-            Absent::OutOfScope => RevokeReason::ScopeNarrowed,
-            Absent::Unknown | Absent::SourceRestricted => RevokeReason::UserRemoved,
-        })
+        policy
+            .users(&self.cluster)
+            .lookup(db, name, &ctx)
+            .err()
+            .map(|a| match a {
+                Absent::Expired => RevokeReason::UserExpired,
+                Absent::OutOfScope => RevokeReason::ScopeNarrowed,
+                Absent::Unknown | Absent::SourceRestricted => RevokeReason::UserRemoved,
+            })
     }
 
     fn principal(&self) -> Principal {
@@ -149,6 +158,9 @@ pub async fn sweeper(shared: Arc<Shared>) {
 
 /// Re-reads the configuration file. A bad file keeps the running policy.
 pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
+    if shared.live.store_mode() {
+        return crate::proxy::live::reload_certs_only(shared);
+    }
     let loaded = Config::load_with(&shared.config_path, Strictness::Reload, now_unix())
         .and_then(|c| reload_certs(shared, &c).map(|()| c));
     let config = match loaded {
@@ -171,10 +183,11 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
         warn!(change = %what, "configuration change needs a restart to apply");
     }
     let policy = shared.policy.replace(&config);
+    let (users, _, entries) = policy.totals();
     info!(
         config.generation = policy.generation,
-        access_list.entries = policy.access.len(),
-        users = policy.users.len(),
+        access_list.entries = entries,
+        users = users,
         "configuration reloaded"
     );
     shared.stats.record_reload(policy.generation, true);
@@ -188,7 +201,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
 
 /// Swaps in the configured certificate for new handshakes. A bad certificate or key
 /// fails the whole reload, so the policy and the certificate never change half-way.
-fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
+pub(super) fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
     let tls = &config.file.tls;
     shared
         .certs
@@ -203,11 +216,12 @@ fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
 /// Counts for the `configReload` audit event. Users and roles join when the policy
 /// carries them.
 fn reload_summary(policy: &super::policy::Policy, restart_required: Vec<String>) -> ReloadSummary {
+    let (users, roles, access_list_entries) = policy.totals();
     ReloadSummary {
         generation: policy.generation,
-        users: policy.users.len(),
-        roles: policy.catalog.custom_role_names().count(),
-        access_list_entries: policy.access.len(),
+        users,
+        roles,
+        access_list_entries,
         restart_required,
     }
 }

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod handshake;
 pub mod inspect;
 pub mod io;
+pub mod live;
 pub mod policy;
 pub mod replies;
 pub mod replset;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub fake_secret: [u8; 32],
     /// The serving certificate; a reload swaps it for new handshakes.
     pub certs: Arc<crate::tls::CertStore>,
+    /// Store mode: the cluster layout the control plane installs (see `live`).
+    pub live: live::LiveState,
     sweep_now: Notify,
     next_conn_id: AtomicI64,
     active: AtomicUsize,
@@ -159,6 +162,13 @@ impl Running {
         self.shared.stats.clone()
     }
 
+    /// The handle the control plane's follower installs policy and clusters through.
+    pub fn live(&self) -> live::Live {
+        live::Live {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The audit handle (tests flush it before reading the audit file).
     pub fn auditor(&self) -> &crate::ops::audit::Auditor {
         &self.shared.auditor
@@ -232,6 +242,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         )),
         fake_secret: random_secret(),
         certs,
+        live: live::LiveState::default(),
         sweep_now: Notify::new(),
         next_conn_id: AtomicI64::new(1),
         active: AtomicUsize::new(0),
@@ -295,6 +306,7 @@ async fn bind_listeners(
         &shared.clusters,
         &config.routing.shared,
     ));
+    shared.live.init(acceptor.clone(), shared_route.clone());
     let mut tls_addrs = Vec::new();
     for addr in &config.listen {
         let (tls, route) = (Some(acceptor.clone()), shared_route.clone());

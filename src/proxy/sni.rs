@@ -12,13 +12,18 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
+use arc_swap::ArcSwap;
+use tokio_rustls::StartHandshake;
+
+use super::policy::{Policy, ProjectPolicy};
 use super::upstream::Cluster;
 use crate::config::Config;
 
 /// The clusters one listener serves, with the SNI names that select each of them.
-#[derive(Clone)]
+/// Swappable: the control plane adds and removes clusters while the listener runs (one
+/// atomic load per connection).
 pub struct Route {
-    clusters: Vec<(Vec<String>, Arc<Cluster>)>,
+    clusters: ArcSwap<Vec<(Vec<String>, Arc<Cluster>)>>,
 }
 
 impl Route {
@@ -28,15 +33,44 @@ impl Route {
             .iter()
             .filter_map(|&i| Some((config.clusters.get(i)?.0.sni.clone(), all.get(i)?.clone())))
             .collect();
-        Route { clusters }
+        Route::from_clusters(clusters)
+    }
+
+    /// Clusters with their (lowercase) SNI names.
+    pub fn from_clusters(clusters: Vec<(Vec<String>, Arc<Cluster>)>) -> Route {
+        Route {
+            clusters: ArcSwap::from_pointee(clusters),
+        }
+    }
+
+    /// Replaces the clusters; connections already routed keep theirs.
+    pub fn set(&self, clusters: Vec<(Vec<String>, Arc<Cluster>)>) {
+        self.clusters.store(Arc::new(clusters));
+    }
+
+    /// The names of the clusters served.
+    pub fn cluster_names(&self) -> Vec<String> {
+        self.clusters
+            .load()
+            .iter()
+            .map(|(_, c)| c.name.clone())
+            .collect()
     }
 
     /// The listener's only cluster, when there is no choice to make.
     pub fn single(&self) -> Option<Arc<Cluster>> {
-        match self.clusters.as_slice() {
+        match self.clusters.load().as_slice() {
             [(_, c)] => Some(c.clone()),
             _ => None,
         }
+    }
+
+    /// The project whose access list applies before the ClientHello is read: the one all
+    /// the listener's clusters belong to. `None`: they span several projects (or none), so
+    /// the SNI name decides, still before any TLS crypto.
+    pub fn common_project<'p>(&self, policy: &'p Policy) -> Option<&'p Arc<ProjectPolicy>> {
+        let clusters = self.clusters.load();
+        policy.common_project(clusters.iter().map(|(_, c)| c.name.as_str()))
     }
 
     /// The cluster an SNI name selects (names are compared case-insensitively).
@@ -46,6 +80,7 @@ impl Route {
         }
         let name = name?.trim_end_matches('.').to_ascii_lowercase();
         self.clusters
+            .load()
             .iter()
             .find(|(names, _)| names.contains(&name))
             .map(|(_, c)| c.clone())
@@ -59,19 +94,35 @@ pub enum SniError {
     Tls(std::io::Error),
     #[error("unknown or missing SNI name {0:?}: sent unrecognized_name")]
     UnknownName(Option<String>),
+    /// The selected cluster's project does not admit the client (already counted, logged
+    /// and audited by the gate; closed without a TLS byte).
+    #[error("refused by the project's access list")]
+    Refused,
 }
 
-/// Reads the ClientHello, picks the cluster by SNI, then completes the handshake.
+/// A ClientHello that has been read and routed, before any TLS crypto work.
+pub struct Hello {
+    start: StartHandshake<TcpStream>,
+    pub cluster: Arc<Cluster>,
+}
+
+impl Hello {
+    /// Completes the handshake with the one shared server config.
+    pub async fn complete(self, acceptor: &TlsAcceptor) -> Result<TlsStream<TcpStream>, SniError> {
+        self.start
+            .into_stream(acceptor.config().clone())
+            .await
+            .map_err(SniError::Tls)
+    }
+}
+
+/// Reads the ClientHello and picks the cluster by its SNI name.
 ///
 /// An unknown (or absent) name gets a fatal `unrecognized_name` alert. rustls has no API
 /// to send an arbitrary alert from a ClientHello it has not handed a config to, so the
 /// alert record is written directly: before the ServerHello it is plaintext in every TLS
 /// version (content type 21, legacy version 3.3, length 2, level fatal, description).
-pub async fn accept(
-    route: &Route,
-    acceptor: &TlsAcceptor,
-    tcp: TcpStream,
-) -> Result<(TlsStream<TcpStream>, Arc<Cluster>), SniError> {
+pub async fn read_hello(route: &Route, tcp: TcpStream) -> Result<Hello, SniError> {
     let lazy = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
     let mut start = lazy.await.map_err(SniError::Tls)?;
     let name = start.client_hello().server_name().map(str::to_string);
@@ -90,9 +141,16 @@ pub async fn accept(
         let _ = start.io.shutdown().await;
         return Err(SniError::UnknownName(name));
     };
-    let stream = start
-        .into_stream(acceptor.config().clone())
-        .await
-        .map_err(SniError::Tls)?;
-    Ok((stream, cluster))
+    Ok(Hello { start, cluster })
+}
+
+/// Reads the ClientHello, picks the cluster by SNI, then completes the handshake.
+pub async fn accept(
+    route: &Route,
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+) -> Result<(TlsStream<TcpStream>, Arc<Cluster>), SniError> {
+    let hello = read_hello(route, tcp).await?;
+    let cluster = hello.cluster.clone();
+    Ok((hello.complete(acceptor).await?, cluster))
 }

@@ -13,6 +13,21 @@ use crate::ops::metrics::counters::{
 };
 use crate::wire::Compressor;
 
+/// The control-plane follower's state, for `/metrics` (all zero in file mode).
+#[derive(Default, Debug)]
+pub struct ControlPlaneStats {
+    /// 1 when policy comes from a store.
+    pub enabled: AtomicU64,
+    /// 1 when the last attempt to read the store succeeded.
+    pub store_up: AtomicU64,
+    /// The store revision the policy in force was built from.
+    pub revision: AtomicI64,
+    /// Seconds since the policy was last brought up to date with the store.
+    pub sync_age_seconds: AtomicU64,
+    /// Failed attempts to read the store.
+    pub sync_failures: AtomicU64,
+}
+
 #[derive(Default, Debug)]
 pub struct Stats {
     pub connections_accepted: AtomicU64,
@@ -44,6 +59,8 @@ pub struct Stats {
     /// Time from sending a command upstream to its (first) reply.
     pub upstream_latency: Histogram,
     pub config_generation: AtomicU64,
+    /// Store mode: how current the policy is (written by the control plane's follower).
+    pub control_plane: ControlPlaneStats,
     /// Reloads by outcome: [ok, error].
     pub config_reloads: [AtomicU64; 2],
     /// 1 when the last reload (or the startup load) succeeded.

@@ -25,28 +25,44 @@ const MAX_PER_REQUEST: usize = 200;
 /// Checks one entry and returns it in stored form (a CIDR block in canonical form).
 pub fn check_entry(group_id: &str, e: AccessEntryBody, now: OffsetDateTime) -> R<AccessEntry> {
     if e.group_id.as_deref().is_some_and(|g| g != group_id) {
-        return Err(ApiError::validation("groupId in the body must match the path"));
+        return Err(ApiError::validation(
+            "groupId in the body must match the path",
+        ));
     }
     let (cidr_block, ip_address) = match (e.cidr_block, e.ip_address) {
         (Some(c), None) => {
-            let net: ipnet::IpNet = c
-                .parse()
-                .map_err(|_| ApiError::validation(format!("cidrBlock {c:?} is not a CIDR block")))?;
+            let net: ipnet::IpNet = c.parse().map_err(|_| {
+                ApiError::validation(format!("cidrBlock {c:?} is not a CIDR block"))
+            })?;
             (Some(net.trunc().to_string()), None)
         }
         (None, Some(ip)) => {
-            let a: std::net::IpAddr = ip
-                .parse()
-                .map_err(|_| ApiError::validation(format!("ipAddress {ip:?} is not an IP address")))?;
+            let a: std::net::IpAddr = ip.parse().map_err(|_| {
+                ApiError::validation(format!("ipAddress {ip:?} is not an IP address"))
+            })?;
             (None, Some(a.to_string()))
         }
-        _ => return Err(ApiError::validation("give exactly one of cidrBlock and ipAddress")),
+        _ => {
+            return Err(ApiError::validation(
+                "give exactly one of cidrBlock and ipAddress",
+            ))
+        }
     };
     if let Some(c) = &e.comment {
         validate::optional_text("comment", c, 80)?;
     }
-    let delete_after_date = e.delete_after_date.as_deref().map(|d| validate::delete_after(d, now)).transpose()?;
-    Ok(AccessEntry { group_id: group_id.to_string(), cidr_block, ip_address, comment: e.comment.filter(|c| !c.is_empty()), delete_after_date })
+    let delete_after_date = e
+        .delete_after_date
+        .as_deref()
+        .map(|d| validate::delete_after(d, now))
+        .transpose()?;
+    Ok(AccessEntry {
+        group_id: group_id.to_string(),
+        cidr_block,
+        ip_address,
+        comment: e.comment.filter(|c| !c.is_empty()),
+        delete_after_date,
+    })
 }
 
 fn view(e: &AccessEntry) -> AccessEntryBody {
@@ -60,7 +76,12 @@ fn view(e: &AccessEntry) -> AccessEntryBody {
 }
 
 async fn all(state: &Shared, group_id: &str) -> R<Vec<AccessEntryBody>> {
-    Ok(state.list::<AccessEntry>(&access_list_prefix(group_id)).await?.iter().map(|(_, e, _)| view(e)).collect())
+    Ok(state
+        .list::<AccessEntry>(&access_list_prefix(group_id))
+        .await?
+        .iter()
+        .map(|(_, e, _)| view(e))
+        .collect())
 }
 
 /// `GET /groups/{groupId}/accessList`
@@ -79,7 +100,10 @@ pub async fn list(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::ListAccessList, &p)?;
     let entries = all(&state, &group_id).await?;
-    Ok(Json(page.apply(entries, &format!("/api/atlas/v2/groups/{group_id}/accessList"))))
+    Ok(Json(page.apply(
+        entries,
+        &format!("/api/atlas/v2/groups/{group_id}/accessList"),
+    )))
 }
 
 /// `POST /groups/{groupId}/accessList`: adds (or replaces) the entries given, answers the list.
@@ -97,7 +121,9 @@ pub async fn create(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::CreateAccessList, &p)?;
     if body.is_empty() || body.len() > MAX_PER_REQUEST {
-        return Err(ApiError::validation(format!("give 1 to {MAX_PER_REQUEST} entries")));
+        return Err(ApiError::validation(format!(
+            "give 1 to {MAX_PER_REQUEST} entries"
+        )));
     }
     let now = OffsetDateTime::now_utc();
     let (mut ops, mut events) = (Vec::new(), Vec::new());
@@ -110,16 +136,35 @@ pub async fn create(
             return Err(ApiError::validation(format!("{value} is given twice")));
         }
         let (expect, kind) = match state.store.get(&key).await? {
-            Some(item) => (Expect::Revision(item.revision), "NETWORK_PERMISSION_ENTRY_UPDATED"),
+            Some(item) => (
+                Expect::Revision(item.revision),
+                "NETWORK_PERMISSION_ENTRY_UPDATED",
+            ),
             None => (Expect::Absent, "NETWORK_PERMISSION_ENTRY_ADDED"),
         };
-        ops.push(Op::Put { key, value: to_value(&entry)?, expect });
-        events.push(Event::new(kind, &caller, &p.org_id, Some(&group_id), Some(value)));
+        ops.push(Op::Put {
+            key,
+            value: to_value(&entry)?,
+            expect,
+        });
+        events.push(Event::new(
+            kind,
+            &caller,
+            &p.org_id,
+            Some(&group_id),
+            Some(value),
+        ));
     }
     state.write_many(ops, events).await?;
     let entries = all(&state, &group_id).await?;
     let page = PageQuery::default().check()?;
-    Ok((StatusCode::CREATED, Json(page.apply(entries, &format!("/api/atlas/v2/groups/{group_id}/accessList")))))
+    Ok((
+        StatusCode::CREATED,
+        Json(page.apply(
+            entries,
+            &format!("/api/atlas/v2/groups/{group_id}/accessList"),
+        )),
+    ))
 }
 
 async fn load(state: &Shared, group_id: &str, value: &str) -> R<(AccessEntry, i64)> {
@@ -159,7 +204,9 @@ pub async fn status(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::GetAccessEntryStatus, &p)?;
     load(&state, &group_id, &value).await?;
-    Ok(Json(AccessStatus { status: "ACTIVE".into() }))
+    Ok(Json(AccessStatus {
+        status: "ACTIVE".into(),
+    }))
 }
 
 /// `DELETE /groups/{groupId}/accessList/{entryValue}`
@@ -176,8 +223,17 @@ pub async fn delete(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::DeleteAccessEntry, &p)?;
     let (_, rev) = load(&state, &group_id, &value).await?;
-    let ops = vec![Op::Delete { key: access_entry_key(&group_id, &value), expect: Expect::Revision(rev) }];
-    let ev = Event::new("NETWORK_PERMISSION_ENTRY_REMOVED", &caller, &p.org_id, Some(&group_id), Some(value));
+    let ops = vec![Op::Delete {
+        key: access_entry_key(&group_id, &value),
+        expect: Expect::Revision(rev),
+    }];
+    let ev = Event::new(
+        "NETWORK_PERMISSION_ENTRY_REMOVED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(value),
+    );
     state.write(ops, ev).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -187,7 +243,13 @@ mod tests {
     use super::*;
 
     fn body(cidr: Option<&str>, ip: Option<&str>, comment: Option<&str>) -> AccessEntryBody {
-        AccessEntryBody { cidr_block: cidr.map(Into::into), ip_address: ip.map(Into::into), comment: comment.map(Into::into), delete_after_date: None, group_id: None }
+        AccessEntryBody {
+            cidr_block: cidr.map(Into::into),
+            ip_address: ip.map(Into::into),
+            comment: comment.map(Into::into),
+            delete_after_date: None,
+            group_id: None,
+        }
     }
 
     #[test]

@@ -27,14 +27,17 @@ fn key(group_id: &str, name: &str) -> String {
 }
 
 fn check_upstream(u: &UpstreamBody) -> R<()> {
-    UpstreamUri::parse(&u.uri)
-        .map_err(|e| ApiError::validation(format!("upstream.uri: {e}")))?;
+    UpstreamUri::parse(&u.uri).map_err(|e| ApiError::validation(format!("upstream.uri: {e}")))?;
     if u.password_env.is_some() && u.password_file.is_some() {
         return Err(ApiError::validation(
             "upstream: give passwordEnv or passwordFile, not both",
         ));
     }
-    for (field, v) in [("passwordEnv", &u.password_env), ("passwordFile", &u.password_file), ("tlsCaFile", &u.tls_ca_file)] {
+    for (field, v) in [
+        ("passwordEnv", &u.password_env),
+        ("passwordFile", &u.password_file),
+        ("tlsCaFile", &u.tls_ca_file),
+    ] {
         if let Some(v) = v {
             validate::text(&format!("upstream.{field}"), v, 4096)?;
         }
@@ -56,24 +59,35 @@ fn check_routing(listen: &[String], sni: &[String]) -> R<()> {
                     && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !ok {
-            return Err(ApiError::validation(format!("sni: {s:?} is not a DNS name")));
+            return Err(ApiError::validation(format!(
+                "sni: {s:?} is not a DNS name"
+            )));
         }
     }
     Ok(())
 }
 
 /// Another cluster (any project) already using one of these listeners or names.
-async fn routing_clash(state: &Shared, me: (&str, &str), listen: &[String], sni: &[String]) -> R<()> {
+async fn routing_clash(
+    state: &Shared,
+    me: (&str, &str),
+    listen: &[String],
+    sni: &[String],
+) -> R<()> {
     for item in state.store.list("groups/").await? {
         if !item.key.contains("/clusters/") {
             continue;
         }
-        let Ok(c) = serde_json::from_value::<Cluster>(item.value) else { continue };
+        let Ok(c) = serde_json::from_value::<Cluster>(item.value) else {
+            continue;
+        };
         if (c.group_id.as_str(), c.name.as_str()) == me {
             continue;
         }
         let clash = c.listen.iter().find(|l| listen.contains(l)).or_else(|| {
-            c.sni.iter().find(|s| sni.iter().any(|n| n.eq_ignore_ascii_case(s)))
+            c.sni
+                .iter()
+                .find(|s| sni.iter().any(|n| n.eq_ignore_ascii_case(s)))
         });
         if let Some(what) = clash {
             return Err(ApiError::conflict(
@@ -86,7 +100,12 @@ async fn routing_clash(state: &Shared, me: (&str, &str), listen: &[String], sni:
 }
 
 fn upstream(u: UpstreamBody) -> Upstream {
-    Upstream { uri: u.uri, password_env: u.password_env, password_file: u.password_file, tls_ca_file: u.tls_ca_file }
+    Upstream {
+        uri: u.uri,
+        password_env: u.password_env,
+        password_file: u.password_file,
+        tls_ca_file: u.tls_ca_file,
+    }
 }
 
 fn view(state: &Shared, c: &Cluster) -> ClusterView {
@@ -98,7 +117,10 @@ fn view(state: &Shared, c: &Cluster) -> ClusterView {
             .as_deref()
             .and_then(|a| a.parse::<SocketAddr>().ok())
             .map_or(27017, |a| a.port());
-        c.sni.first().map(|s| format!("mongodb://{s}:{port}/?tls=true")).unwrap_or_default()
+        c.sni
+            .first()
+            .map(|s| format!("mongodb://{s}:{port}/?tls=true"))
+            .unwrap_or_default()
     };
     let u = &c.upstream;
     ClusterView {
@@ -139,9 +161,14 @@ pub async fn list(
     let page = q.check()?;
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::ListClusters, &p)?;
-    let all = state.list::<Cluster>(&format!("groups/{group_id}/clusters/")).await?;
+    let all = state
+        .list::<Cluster>(&format!("groups/{group_id}/clusters/"))
+        .await?;
     let views = all.iter().map(|(_, c, _)| view(&state, c)).collect();
-    Ok(Json(page.apply(views, &format!("/api/atlas/v2/groups/{group_id}/clusters"))))
+    Ok(Json(page.apply(
+        views,
+        &format!("/api/atlas/v2/groups/{group_id}/clusters"),
+    )))
 }
 
 /// `POST /groups/{groupId}/clusters`
@@ -173,11 +200,25 @@ pub async fn create(
         sni: body.sni,
     };
     let ops = vec![
-        Op::Put { key: key(&group_id, &c.name), value: to_value(&c)?, expect: Expect::Absent },
+        Op::Put {
+            key: key(&group_id, &c.name),
+            value: to_value(&c)?,
+            expect: Expect::Absent,
+        },
         // Rewriting the project makes a concurrent project delete conflict (no orphan).
-        Op::Put { key: format!("groups/{group_id}"), value: to_value(&p)?, expect: Expect::Revision(prev) },
+        Op::Put {
+            key: format!("groups/{group_id}"),
+            value: to_value(&p)?,
+            expect: Expect::Revision(prev),
+        },
     ];
-    let ev = Event::new("CLUSTER_CREATED", &caller, &p.org_id, Some(&group_id), Some(c.name.clone()));
+    let ev = Event::new(
+        "CLUSTER_CREATED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(c.name.clone()),
+    );
     state.write(ops, ev).await.map_err(|e| match e {
         ApiError::Conflict { .. } => ApiError::conflict(
             "DUPLICATE_CLUSTER_NAME",
@@ -232,8 +273,18 @@ pub async fn update(
     }
     check_routing(&c.listen, &c.sni)?;
     routing_clash(&state, (&group_id, &name), &c.listen, &c.sni).await?;
-    let ops = vec![Op::Put { key: key(&group_id, &name), value: to_value(&c)?, expect: Expect::Revision(rev) }];
-    let ev = Event::new("CLUSTER_UPDATE_SUBMITTED", &caller, &p.org_id, Some(&group_id), Some(name.clone()));
+    let ops = vec![Op::Put {
+        key: key(&group_id, &name),
+        value: to_value(&c)?,
+        expect: Expect::Revision(rev),
+    }];
+    let ev = Event::new(
+        "CLUSTER_UPDATE_SUBMITTED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(name.clone()),
+    );
     state.write(ops, ev).await?;
     Ok(Json(view(&state, &c)))
 }
@@ -252,8 +303,17 @@ pub async fn delete(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::DeleteCluster, &p)?;
     let (_, rev) = load(&state, &p, &name).await?;
-    let ops = vec![Op::Delete { key: key(&group_id, &name), expect: Expect::Revision(rev) }];
-    let ev = Event::new("CLUSTER_DELETED", &caller, &p.org_id, Some(&group_id), Some(name));
+    let ops = vec![Op::Delete {
+        key: key(&group_id, &name),
+        expect: Expect::Revision(rev),
+    }];
+    let ev = Event::new(
+        "CLUSTER_DELETED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(name),
+    );
     state.write(ops, ev).await?;
     Ok(StatusCode::NO_CONTENT)
 }

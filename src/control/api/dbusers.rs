@@ -38,7 +38,9 @@ async fn credentials(user: String, password: String) -> R<BTreeMap<String, Crede
             let mut salt = vec![0u8; m.salt_len()];
             super::state::os_random(&mut salt);
             let c = ScramCredential::derive(m, &user, &password, &salt, m.default_iterations())
-                .map_err(|_| ApiError::validation("password cannot be prepared for SCRAM (SASLprep)"))?;
+                .map_err(|_| {
+                    ApiError::validation("password cannot be prepared for SCRAM (SASLprep)")
+                })?;
             out.insert(m.name().to_string(), c.to_config());
         }
         Ok(out)
@@ -50,7 +52,11 @@ async fn credentials(user: String, password: String) -> R<BTreeMap<String, Crede
 /// Each role is a built-in role the data plane knows (valid on that database) or a custom
 /// role of the project; returns the custom roles used, with their revisions, so the write
 /// can require they still exist.
-async fn check_roles(state: &Shared, group_id: &str, roles_in: &[RoleBody]) -> R<Vec<(String, serde_json::Value, i64)>> {
+async fn check_roles(
+    state: &Shared,
+    group_id: &str,
+    roles_in: &[RoleBody],
+) -> R<Vec<(String, serde_json::Value, i64)>> {
     if roles_in.is_empty() {
         return Err(ApiError::validation("roles must name at least one role"));
     }
@@ -107,16 +113,30 @@ fn check_labels(labels: &[LabelBody]) -> R<()> {
 
 fn to_roles(r: Vec<RoleBody>) -> Vec<RoleAssignment> {
     r.into_iter()
-        .map(|r| RoleAssignment { role_name: r.role_name, database_name: r.database_name, collection_name: r.collection_name })
+        .map(|r| RoleAssignment {
+            role_name: r.role_name,
+            database_name: r.database_name,
+            collection_name: r.collection_name,
+        })
         .collect()
 }
 
 fn to_scopes(s: Vec<ScopeBody>) -> Vec<Scope> {
-    s.into_iter().map(|s| Scope { name: s.name, kind: "CLUSTER".into() }).collect()
+    s.into_iter()
+        .map(|s| Scope {
+            name: s.name,
+            kind: "CLUSTER".into(),
+        })
+        .collect()
 }
 
 fn to_labels(l: Vec<LabelBody>) -> Vec<Label> {
-    l.into_iter().map(|l| Label { key: l.key, value: l.value }).collect()
+    l.into_iter()
+        .map(|l| Label {
+            key: l.key,
+            value: l.value,
+        })
+        .collect()
 }
 
 fn view(u: &DatabaseUser) -> DatabaseUserView {
@@ -124,17 +144,42 @@ fn view(u: &DatabaseUser) -> DatabaseUserView {
         username: u.username.clone(),
         database_name: u.database_name.clone(),
         group_id: u.group_id.clone(),
-        roles: u.roles.iter().map(|r| RoleBody { role_name: r.role_name.clone(), database_name: r.database_name.clone(), collection_name: r.collection_name.clone() }).collect(),
-        scopes: u.scopes.iter().map(|s| ScopeBody { name: s.name.clone(), kind: ScopeType::Cluster }).collect(),
+        roles: u
+            .roles
+            .iter()
+            .map(|r| RoleBody {
+                role_name: r.role_name.clone(),
+                database_name: r.database_name.clone(),
+                collection_name: r.collection_name.clone(),
+            })
+            .collect(),
+        scopes: u
+            .scopes
+            .iter()
+            .map(|s| ScopeBody {
+                name: s.name.clone(),
+                kind: ScopeType::Cluster,
+            })
+            .collect(),
         delete_after_date: u.delete_after_date.clone(),
         description: u.description.clone(),
-        labels: u.labels.iter().map(|l| LabelBody { key: l.key.clone(), value: l.value.clone() }).collect(),
+        labels: u
+            .labels
+            .iter()
+            .map(|l| LabelBody {
+                key: l.key.clone(),
+                value: l.value.clone(),
+            })
+            .collect(),
         x509_type: NoneOnly::None,
         aws_iam_type: NoneOnly::None,
         ldap_auth_type: NoneOnly::None,
         oidc_auth_type: NoneOnly::None,
         links: vec![Link {
-            href: format!("/api/atlas/v2/groups/{}/databaseUsers/{}/{}", u.group_id, u.database_name, u.username),
+            href: format!(
+                "/api/atlas/v2/groups/{}/databaseUsers/{}/{}",
+                u.group_id, u.database_name, u.username
+            ),
             rel: "self".into(),
         }],
     }
@@ -144,7 +189,11 @@ fn view(u: &DatabaseUser) -> DatabaseUserView {
 fn pin_roles(customs: Vec<(String, serde_json::Value, i64)>) -> Vec<Op> {
     customs
         .into_iter()
-        .map(|(key, value, rev)| Op::Put { key, value, expect: Expect::Revision(rev) })
+        .map(|(key, value, rev)| Op::Put {
+            key,
+            value,
+            expect: Expect::Revision(rev),
+        })
         .collect()
 }
 
@@ -172,9 +221,14 @@ pub async fn list(
     let page = q.check()?;
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::ListDatabaseUsers, &p)?;
-    let all = state.list_deep::<DatabaseUser>(&db_users_prefix(&group_id)).await?;
+    let all = state
+        .list_deep::<DatabaseUser>(&db_users_prefix(&group_id))
+        .await?;
     let views = all.iter().map(|(_, u, _)| view(u)).collect();
-    Ok(Json(page.apply(views, &format!("/api/atlas/v2/groups/{group_id}/databaseUsers"))))
+    Ok(Json(page.apply(
+        views,
+        &format!("/api/atlas/v2/groups/{group_id}/databaseUsers"),
+    )))
 }
 
 /// `POST /groups/{groupId}/databaseUsers`
@@ -195,7 +249,9 @@ pub async fn create(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::CreateDatabaseUser, &p)?;
     if body.group_id.as_deref().is_some_and(|g| g != group_id) {
-        return Err(ApiError::validation("groupId in the body must match the path"));
+        return Err(ApiError::validation(
+            "groupId in the body must match the path",
+        ));
     }
     validate::name("username", &body.username)?;
     check_database(&body.database_name)?;
@@ -228,12 +284,21 @@ pub async fn create(
         expect: Expect::Absent,
     }];
     ops.extend(pin_roles(customs));
-    let ev = Event::new("MONGODB_USER_ADDED", &caller, &p.org_id, Some(&group_id), None)
-        .with_username(&user.username);
+    let ev = Event::new(
+        "MONGODB_USER_ADDED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        None,
+    )
+    .with_username(&user.username);
     state.write(ops, ev).await.map_err(|e| match e {
         ApiError::Conflict { .. } => ApiError::conflict(
             "USER_ALREADY_EXISTS",
-            format!("database user {} already exists (or a role it names changed)", user.username),
+            format!(
+                "database user {} already exists (or a role it names changed)",
+                user.username
+            ),
         ),
         other => other,
     })?;
@@ -306,9 +371,20 @@ pub async fn update(
         validate::password(&pw)?;
         u.credentials = credentials(u.username.clone(), pw).await?;
     }
-    let mut ops = vec![Op::Put { key: db_user_key(&group_id, &db, &name), value: to_value(&u)?, expect: Expect::Revision(rev) }];
+    let mut ops = vec![Op::Put {
+        key: db_user_key(&group_id, &db, &name),
+        value: to_value(&u)?,
+        expect: Expect::Revision(rev),
+    }];
     ops.extend(pin_roles(customs));
-    let ev = Event::new("MONGODB_USER_UPDATED", &caller, &p.org_id, Some(&group_id), None).with_username(&name);
+    let ev = Event::new(
+        "MONGODB_USER_UPDATED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        None,
+    )
+    .with_username(&name);
     state.write(ops, ev).await?;
     Ok(Json(view(&u)))
 }
@@ -328,8 +404,18 @@ pub async fn delete(
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::DeleteDatabaseUser, &p)?;
     let (_, rev) = load(&state, &group_id, &db, &name).await?;
-    let ops = vec![Op::Delete { key: db_user_key(&group_id, &db, &name), expect: Expect::Revision(rev) }];
-    let ev = Event::new("MONGODB_USER_DELETED", &caller, &p.org_id, Some(&group_id), None).with_username(&name);
+    let ops = vec![Op::Delete {
+        key: db_user_key(&group_id, &db, &name),
+        expect: Expect::Revision(rev),
+    }];
+    let ev = Event::new(
+        "MONGODB_USER_DELETED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        None,
+    )
+    .with_username(&name);
     state.write(ops, ev).await?;
     Ok(StatusCode::NO_CONTENT)
 }

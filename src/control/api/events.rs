@@ -167,17 +167,25 @@ async fn list_events(
         include_count: q.include_count,
     }
     .check()?;
-    let (min, max) = (parse_date("minDate", &q.min_date)?, parse_date("maxDate", &q.max_date)?);
+    let (min, max) = (
+        parse_date("minDate", &q.min_date)?,
+        parse_date("maxDate", &q.max_date)?,
+    );
     let mut out = Vec::new();
     for (_, e, _) in state.list::<Event>(&format!("events/{org_id}/")).await? {
         if group_id.is_some() && e.group_id.as_deref() != group_id {
             continue;
         }
-        if q.event_type.as_deref().is_some_and(|t| t != e.event_type_name) {
+        if q.event_type
+            .as_deref()
+            .is_some_and(|t| t != e.event_type_name)
+        {
             continue;
         }
         let at = OffsetDateTime::parse(&e.created, &Rfc3339).ok();
-        if min.is_some_and(|m| at.is_some_and(|a| a < m)) || max.is_some_and(|m| at.is_some_and(|a| a > m)) {
+        if min.is_some_and(|m| at.is_some_and(|a| a < m))
+            || max.is_some_and(|m| at.is_some_and(|a| a > m))
+        {
             continue;
         }
         out.push(e);
@@ -200,7 +208,9 @@ pub async fn list_group_events(
     let (project, _) = state.project(&group_id).await?;
     caller.may_group(Operation::ListGroupEvents, &project)?;
     let path = format!("/api/atlas/v2/groups/{group_id}/events");
-    Ok(Json(list_events(&state, &project.org_id, Some(&group_id), q, &path).await?))
+    Ok(Json(
+        list_events(&state, &project.org_id, Some(&group_id), q, &path).await?,
+    ))
 }
 
 /// `GET /orgs/{orgId}/events`

@@ -87,7 +87,13 @@ pub async fn update_org(
     caller.may(Operation::UpdateOrg, Resource::Org(&org_id))?;
     validate::text("name", &body.name, 64)?;
     org.name = body.name;
-    let ev = Event::new("ORG_RENAMED", &caller, &org_id, None, Some(org.name.clone()));
+    let ev = Event::new(
+        "ORG_RENAMED",
+        &caller,
+        &org_id,
+        None,
+        Some(org.name.clone()),
+    );
     let ops = vec![Op::Put {
         key: format!("orgs/{org_id}"),
         value: to_value(&org)?,
@@ -104,7 +110,8 @@ fn settings_view(org: &Org) -> OrgSettingsBody {
         multi_factor_auth_required: Some(s.multi_factor_auth_required),
         restrict_employee_access: Some(s.restrict_employee_access),
         max_service_account_secret_validity_in_hours: Some(
-            s.max_service_account_secret_validity_in_hours.map_or(8760, i64::from),
+            s.max_service_account_secret_validity_in_hours
+                .map_or(8760, i64::from),
         ),
     }
 }
@@ -262,9 +269,21 @@ pub async fn create_group(
             expect: Expect::Revision(rev),
         });
     }
-    let ev = Event::new("GROUP_CREATED", &caller, &org.id, Some(&project.id), Some(project.name.clone()));
-    state.write(ops, ev).await.map_err(|e| duplicate(e, &body.name))?;
-    Ok((StatusCode::CREATED, Json(group_view(&state, &project).await?)))
+    let ev = Event::new(
+        "GROUP_CREATED",
+        &caller,
+        &org.id,
+        Some(&project.id),
+        Some(project.name.clone()),
+    );
+    state
+        .write(ops, ev)
+        .await
+        .map_err(|e| duplicate(e, &body.name))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(group_view(&state, &project).await?),
+    ))
 }
 
 fn duplicate(e: ApiError, name: &str) -> ApiError {
@@ -312,7 +331,10 @@ pub async fn update_group(
     if name_key(&p.org_id, &body.name) != name_key(&p.org_id, &p.name) {
         let old = name_key(&p.org_id, &p.name);
         if let Some(item) = state.store.get(&old).await? {
-            ops.push(Op::Delete { key: old, expect: Expect::Revision(item.revision) });
+            ops.push(Op::Delete {
+                key: old,
+                expect: Expect::Revision(item.revision),
+            });
         }
         ops.push(Op::Put {
             key: name_key(&p.org_id, &body.name),
@@ -321,9 +343,22 @@ pub async fn update_group(
         });
     }
     p.name = body.name.clone();
-    ops.push(Op::Put { key: format!("groups/{group_id}"), value: to_value(&p)?, expect: Expect::Revision(rev) });
-    let ev = Event::new("GROUP_RENAMED", &caller, &p.org_id, Some(&group_id), Some(p.name.clone()));
-    state.write(ops, ev).await.map_err(|e| duplicate(e, &body.name))?;
+    ops.push(Op::Put {
+        key: format!("groups/{group_id}"),
+        value: to_value(&p)?,
+        expect: Expect::Revision(rev),
+    });
+    let ev = Event::new(
+        "GROUP_RENAMED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(p.name.clone()),
+    );
+    state
+        .write(ops, ev)
+        .await
+        .map_err(|e| duplicate(e, &body.name))?;
     Ok(Json(group_view(&state, &p).await?))
 }
 
@@ -342,7 +377,10 @@ pub async fn delete_group(
     caller.may_group(Operation::DeleteGroup, &p)?;
     let prefix = format!("groups/{group_id}/");
     let items = state.store.list(&prefix).await?;
-    if items.iter().any(|i| i.key.starts_with(&format!("{prefix}clusters/"))) {
+    if items
+        .iter()
+        .any(|i| i.key.starts_with(&format!("{prefix}clusters/")))
+    {
         return Err(ApiError::conflict(
             "CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS",
             "the project still has clusters; delete them first",
@@ -352,13 +390,28 @@ pub async fn delete_group(
     // project record, so the Expect below also catches a cluster added meanwhile.
     let mut ops: Vec<Op> = items
         .into_iter()
-        .map(|i| Op::Delete { key: i.key, expect: Expect::Revision(i.revision) })
+        .map(|i| Op::Delete {
+            key: i.key,
+            expect: Expect::Revision(i.revision),
+        })
         .collect();
-    ops.push(Op::Delete { key: format!("groups/{group_id}"), expect: Expect::Revision(rev) });
+    ops.push(Op::Delete {
+        key: format!("groups/{group_id}"),
+        expect: Expect::Revision(rev),
+    });
     if let Some(item) = state.store.get(&name_key(&p.org_id, &p.name)).await? {
-        ops.push(Op::Delete { key: item.key, expect: Expect::Revision(item.revision) });
+        ops.push(Op::Delete {
+            key: item.key,
+            expect: Expect::Revision(item.revision),
+        });
     }
-    let ev = Event::new("GROUP_DELETED", &caller, &p.org_id, Some(&group_id), Some(p.name.clone()));
+    let ev = Event::new(
+        "GROUP_DELETED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(p.name.clone()),
+    );
     state.write(ops, ev).await?;
     Ok(StatusCode::NO_CONTENT)
 }

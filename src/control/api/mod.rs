@@ -40,7 +40,10 @@ use crate::ops::audit::Auditor;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("[control_plane] listen: {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("[control_plane] needs at least one listen address")]
     NoListener,
     #[error("control-plane TLS: {0}")]
@@ -80,8 +83,14 @@ pub async fn serve(
     for addr in &cfg.listen {
         let l = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
-        addrs.push(l.local_addr().map_err(|source| ServeError::Bind { addr: addr.clone(), source })?);
+            .map_err(|source| ServeError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        addrs.push(l.local_addr().map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?);
         listeners.push(l);
     }
     let state = Arc::new(state::AppState::new(
@@ -95,4 +104,34 @@ pub async fn serve(
     }
     let task = server::serve_tls(listeners, tls, server::router(state), shutdown).await;
     Ok((task, addrs))
+}
+
+/// `mongoward run` with `[control_plane] listen`: serves the admin API from the store the
+/// data plane follows, until the instance shuts down. `Ok(None)` without a listener.
+pub async fn start_for(
+    config: &crate::config::Config,
+    running: &crate::proxy::Running,
+    store: Store,
+) -> Result<Option<(JoinHandle<()>, Vec<SocketAddr>)>, ServeError> {
+    let Some(cp) = &config.file.control_plane else {
+        return Ok(None);
+    };
+    if cp.listen.is_empty() {
+        return Ok(None);
+    }
+    let opts = ServeOptions {
+        data_tls: (&config.file.tls.cert_file, &config.file.tls.key_file),
+        data_addr: running.tls_addrs.first().map(ToString::to_string),
+        throttle: config.file.auth.throttle.clone(),
+        auditor: running.auditor().clone(),
+    };
+    let mut stop = running.live().shutdown_signal();
+    let shutdown = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    serve(store, cp, opts, shutdown).await.map(Some)
 }

@@ -96,7 +96,10 @@ pub async fn token(
             })
         }
     }
-    let account = match state.get::<ServiceAccount>(&accounts::account_key(&client_id)).await {
+    let account = match state
+        .get::<ServiceAccount>(&accounts::account_key(&client_id))
+        .await
+    {
         Ok(a) => a,
         Err(e) => return Err(e),
     };
@@ -141,7 +144,10 @@ async fn mint(state: &Shared, client_id: &str, secret_id: &str) -> Result<String
         let (now_s, _) = now();
         let mut ops = Vec::new();
         let mut live = 0;
-        for (key, t, trev) in state.list::<TokenRecord>(&accounts::tokens_prefix(client_id)).await? {
+        for (key, t, trev) in state
+            .list::<TokenRecord>(&accounts::tokens_prefix(client_id))
+            .await?
+        {
             if t.expires_at <= now_s || !account.secret_live(&t.secret_id, now_s) {
                 ops.push(Op::Delete {
                     key,
@@ -206,7 +212,9 @@ mod tests {
         assert!(check_form(b"grant_type=client_credentials&scope=x").is_ok());
         assert!(check_form(b"grant_type=password").is_err());
         assert!(check_form(b"").is_err());
-        assert!(check_form(b"grant_type=client_credentials&grant_type=client_credentials").is_err());
+        assert!(
+            check_form(b"grant_type=client_credentials&grant_type=client_credentials").is_err()
+        );
         assert!(check_form(b"grant_type=client_credentials&x=1").is_err());
     }
 

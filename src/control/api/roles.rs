@@ -11,7 +11,9 @@ use super::extract::{Body, PathParams, QueryParams};
 use super::oauth::to_value;
 use super::paging::{PageQuery, Paged};
 use super::state::{Caller, Shared};
-use super::types::{ActionBody, CustomRoleBody, InheritedRoleBody, RoleResourceBody, UpdateCustomRole};
+use super::types::{
+    ActionBody, CustomRoleBody, InheritedRoleBody, RoleResourceBody, UpdateCustomRole,
+};
 use super::validate;
 use crate::authz::roles;
 use crate::control::authz::Operation;
@@ -26,10 +28,16 @@ type R<T> = Result<T, ApiError>;
 fn check_actions(actions: &[ActionBody]) -> R<()> {
     for a in actions {
         if mongod_action(&a.action).is_none() {
-            return Err(ApiError::validation(format!("{} is not an Atlas action name", a.action)));
+            return Err(ApiError::validation(format!(
+                "{} is not an Atlas action name",
+                a.action
+            )));
         }
         if a.resources.is_empty() {
-            return Err(ApiError::validation(format!("action {} needs at least one resource", a.action)));
+            return Err(ApiError::validation(format!(
+                "action {} needs at least one resource",
+                a.action
+            )));
         }
         for r in &a.resources {
             if r.cluster == Some(true) {
@@ -48,14 +56,25 @@ fn check_actions(actions: &[ActionBody]) -> R<()> {
 }
 
 /// Inherited roles: built-in roles the data plane knows, or other custom roles of the project.
-async fn check_inherited(state: &Shared, group_id: &str, me: &str, inh: &[InheritedRoleBody]) -> R<()> {
+async fn check_inherited(
+    state: &Shared,
+    group_id: &str,
+    me: &str,
+    inh: &[InheritedRoleBody],
+) -> R<()> {
     for i in inh {
         validate::name("inheritedRoles.db", &i.db)?;
         if roles::lookup_or_alias(&i.role).is_some() {
             continue;
         }
         validate::name("inheritedRoles.role", &i.role)?;
-        if i.role == me || state.store.get(&custom_role_key(group_id, &i.role)).await?.is_none() {
+        if i.role == me
+            || state
+                .store
+                .get(&custom_role_key(group_id, &i.role))
+                .await?
+                .is_none()
+        {
             return Err(ApiError::validation(format!(
                 "inherited role {} is neither a built-in role nor another custom role of this project",
                 i.role
@@ -69,13 +88,26 @@ fn to_actions(a: Vec<ActionBody>) -> Vec<RoleAction> {
     a.into_iter()
         .map(|a| RoleAction {
             action: a.action,
-            resources: a.resources.into_iter().map(|r| RoleResource { db: r.db, collection: r.collection, cluster: r.cluster }).collect(),
+            resources: a
+                .resources
+                .into_iter()
+                .map(|r| RoleResource {
+                    db: r.db,
+                    collection: r.collection,
+                    cluster: r.cluster,
+                })
+                .collect(),
         })
         .collect()
 }
 
 fn to_inherited(i: Vec<InheritedRoleBody>) -> Vec<InheritedRole> {
-    i.into_iter().map(|i| InheritedRole { role: i.role, db: i.db }).collect()
+    i.into_iter()
+        .map(|i| InheritedRole {
+            role: i.role,
+            db: i.db,
+        })
+        .collect()
 }
 
 fn view(r: &CustomRole) -> CustomRoleBody {
@@ -86,10 +118,25 @@ fn view(r: &CustomRole) -> CustomRoleBody {
             .iter()
             .map(|a| ActionBody {
                 action: a.action.clone(),
-                resources: a.resources.iter().map(|x| RoleResourceBody { db: x.db.clone(), collection: x.collection.clone(), cluster: x.cluster }).collect(),
+                resources: a
+                    .resources
+                    .iter()
+                    .map(|x| RoleResourceBody {
+                        db: x.db.clone(),
+                        collection: x.collection.clone(),
+                        cluster: x.cluster,
+                    })
+                    .collect(),
             })
             .collect(),
-        inherited_roles: r.inherited_roles.iter().map(|i| InheritedRoleBody { role: i.role.clone(), db: i.db.clone() }).collect(),
+        inherited_roles: r
+            .inherited_roles
+            .iter()
+            .map(|i| InheritedRoleBody {
+                role: i.role.clone(),
+                db: i.db.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -108,9 +155,14 @@ pub async fn list(
     let page = q.check()?;
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::ListCustomRoles, &p)?;
-    let all = state.list::<CustomRole>(&custom_roles_prefix(&group_id)).await?;
+    let all = state
+        .list::<CustomRole>(&custom_roles_prefix(&group_id))
+        .await?;
     let views = all.iter().map(|(_, r, _)| view(r)).collect();
-    Ok(Json(page.apply(views, &format!("/api/atlas/v2/groups/{group_id}/customDBRoles/roles"))))
+    Ok(Json(page.apply(
+        views,
+        &format!("/api/atlas/v2/groups/{group_id}/customDBRoles/roles"),
+    )))
 }
 
 /// `POST /groups/{groupId}/customDBRoles/roles`
@@ -132,7 +184,10 @@ pub async fn create(
     caller.may_group(Operation::CreateCustomRole, &p)?;
     validate::name("roleName", &body.role_name)?;
     if roles::lookup_or_alias(&body.role_name).is_some() {
-        return Err(ApiError::validation(format!("{} is a built-in role name", body.role_name)));
+        return Err(ApiError::validation(format!(
+            "{} is a built-in role name",
+            body.role_name
+        )));
     }
     check_actions(&body.actions)?;
     check_inherited(&state, &group_id, &body.role_name, &body.inherited_roles).await?;
@@ -142,10 +197,23 @@ pub async fn create(
         actions: to_actions(body.actions),
         inherited_roles: to_inherited(body.inherited_roles),
     };
-    let ops = vec![Op::Put { key: custom_role_key(&group_id, &role.role_name), value: to_value(&role)?, expect: Expect::Absent }];
-    let ev = Event::new("MONGODB_ROLE_ADDED", &caller, &p.org_id, Some(&group_id), Some(role.role_name.clone()));
+    let ops = vec![Op::Put {
+        key: custom_role_key(&group_id, &role.role_name),
+        value: to_value(&role)?,
+        expect: Expect::Absent,
+    }];
+    let ev = Event::new(
+        "MONGODB_ROLE_ADDED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(role.role_name.clone()),
+    );
     state.write(ops, ev).await.map_err(|e| match e {
-        ApiError::Conflict { .. } => ApiError::conflict("DUPLICATE_ROLE_NAME", format!("custom role {} already exists", role.role_name)),
+        ApiError::Conflict { .. } => ApiError::conflict(
+            "DUPLICATE_ROLE_NAME",
+            format!("custom role {} already exists", role.role_name),
+        ),
         other => other,
     })?;
     Ok((StatusCode::CREATED, Json(view(&role))))
@@ -197,8 +265,18 @@ pub async fn update(
         check_inherited(&state, &group_id, &name, &i).await?;
         role.inherited_roles = to_inherited(i);
     }
-    let ops = vec![Op::Put { key: custom_role_key(&group_id, &name), value: to_value(&role)?, expect: Expect::Revision(rev) }];
-    let ev = Event::new("MONGODB_ROLE_UPDATED", &caller, &p.org_id, Some(&group_id), Some(name));
+    let ops = vec![Op::Put {
+        key: custom_role_key(&group_id, &name),
+        value: to_value(&role)?,
+        expect: Expect::Revision(rev),
+    }];
+    let ev = Event::new(
+        "MONGODB_ROLE_UPDATED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(name),
+    );
     state.write(ops, ev).await?;
     Ok(Json(view(&role)))
 }
@@ -236,14 +314,26 @@ pub async fn delete(
     if !holders.is_empty() {
         return Err(ApiError::Conflict {
             code: "CUSTOM_ROLE_IN_USE",
-            detail: format!("custom role {name} is still held by: {}", holders.join(", ")),
+            detail: format!(
+                "custom role {name} is still held by: {}",
+                holders.join(", ")
+            ),
             parameters: holders.into_iter().map(serde_json::Value::String).collect(),
         });
     }
     // The Expect on the role's revision also catches a user created meanwhile with it
     // (user creation rewrites the roles it names).
-    let ops = vec![Op::Delete { key: custom_role_key(&group_id, &name), expect: Expect::Revision(rev) }];
-    let ev = Event::new("MONGODB_ROLE_DELETED", &caller, &p.org_id, Some(&group_id), Some(name));
+    let ops = vec![Op::Delete {
+        key: custom_role_key(&group_id, &name),
+        expect: Expect::Revision(rev),
+    }];
+    let ev = Event::new(
+        "MONGODB_ROLE_DELETED",
+        &caller,
+        &p.org_id,
+        Some(&group_id),
+        Some(name),
+    );
     state.write(ops, ev).await?;
     Ok(StatusCode::NO_CONTENT)
 }

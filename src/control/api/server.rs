@@ -31,34 +31,120 @@ async fn method_not_allowed() -> ApiError {
 /// Every route of the API.
 pub fn router(state: Shared) -> Router {
     let v2 = Router::new()
-        .route("/orgs/{orgId}", get(groups::get_org).patch(groups::update_org))
-        .route("/orgs/{orgId}/settings", get(groups::get_settings).patch(groups::update_settings))
+        .route(
+            "/orgs/{orgId}",
+            get(groups::get_org).patch(groups::update_org),
+        )
+        .route(
+            "/orgs/{orgId}/settings",
+            get(groups::get_settings).patch(groups::update_settings),
+        )
         .route("/orgs/{orgId}/groups", get(groups::list_org_groups))
         .route("/orgs/{orgId}/events", get(events::list_org_events))
-        .route("/groups", get(groups::list_groups).post(groups::create_group))
-        .route("/groups/{groupId}", get(groups::get_group).patch(groups::update_group).delete(groups::delete_group))
+        .route(
+            "/groups",
+            get(groups::list_groups).post(groups::create_group),
+        )
+        .route(
+            "/groups/{groupId}",
+            get(groups::get_group)
+                .patch(groups::update_group)
+                .delete(groups::delete_group),
+        )
         .route("/groups/{groupId}/events", get(events::list_group_events))
-        .route("/groups/{groupId}/clusters", get(clusters::list).post(clusters::create))
-        .route("/groups/{groupId}/clusters/{clusterName}", get(clusters::get).patch(clusters::update).delete(clusters::delete))
-        .route("/groups/{groupId}/databaseUsers", get(dbusers::list).post(dbusers::create))
-        .route("/groups/{groupId}/databaseUsers/{databaseName}/{username}", get(dbusers::get).patch(dbusers::update).delete(dbusers::delete))
-        .route("/groups/{groupId}/customDBRoles/roles", get(roles::list).post(roles::create))
-        .route("/groups/{groupId}/customDBRoles/roles/{roleName}", get(roles::get).patch(roles::update).delete(roles::delete))
-        .route("/groups/{groupId}/accessList", get(access::list).post(access::create))
-        .route("/groups/{groupId}/accessList/{entryValue}", get(access::get).delete(access::delete))
-        .route("/groups/{groupId}/accessList/{entryValue}/status", get(access::status))
-        .route("/orgs/{orgId}/serviceAccounts", get(sa_routes::org_list).post(sa_routes::org_create))
-        .route("/orgs/{orgId}/serviceAccounts/{clientId}", get(sa_routes::org_get).patch(sa_routes::org_update).delete(sa_routes::org_delete))
-        .route("/orgs/{orgId}/serviceAccounts/{clientId}/secrets", post(sa_routes::org_add_secret))
-        .route("/orgs/{orgId}/serviceAccounts/{clientId}/secrets/{secretId}", axum::routing::delete(sa_routes::org_delete_secret))
-        .route("/orgs/{orgId}/serviceAccounts/{clientId}/accessList", get(sa_routes::org_list_access).post(sa_routes::org_add_access))
-        .route("/orgs/{orgId}/serviceAccounts/{clientId}/accessList/{ipAddress}", axum::routing::delete(sa_routes::org_delete_access))
-        .route("/groups/{groupId}/serviceAccounts", get(sa_routes::group_list).post(sa_routes::group_create))
-        .route("/groups/{groupId}/serviceAccounts/{clientId}", get(sa_routes::group_get).patch(sa_routes::group_update).delete(sa_routes::group_delete).post(sa_routes::invite))
-        .route("/groups/{groupId}/serviceAccounts/{clientId}/secrets", post(sa_routes::group_add_secret))
-        .route("/groups/{groupId}/serviceAccounts/{clientId}/secrets/{secretId}", axum::routing::delete(sa_routes::group_delete_secret))
-        .route("/groups/{groupId}/serviceAccounts/{clientId}/accessList", get(sa_routes::group_list_access).post(sa_routes::group_add_access))
-        .route("/groups/{groupId}/serviceAccounts/{clientId}/accessList/{ipAddress}", axum::routing::delete(sa_routes::group_delete_access))
+        .route(
+            "/groups/{groupId}/clusters",
+            get(clusters::list).post(clusters::create),
+        )
+        .route(
+            "/groups/{groupId}/clusters/{clusterName}",
+            get(clusters::get)
+                .patch(clusters::update)
+                .delete(clusters::delete),
+        )
+        .route(
+            "/groups/{groupId}/databaseUsers",
+            get(dbusers::list).post(dbusers::create),
+        )
+        .route(
+            "/groups/{groupId}/databaseUsers/{databaseName}/{username}",
+            get(dbusers::get)
+                .patch(dbusers::update)
+                .delete(dbusers::delete),
+        )
+        .route(
+            "/groups/{groupId}/customDBRoles/roles",
+            get(roles::list).post(roles::create),
+        )
+        .route(
+            "/groups/{groupId}/customDBRoles/roles/{roleName}",
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        )
+        .route(
+            "/groups/{groupId}/accessList",
+            get(access::list).post(access::create),
+        )
+        .route(
+            "/groups/{groupId}/accessList/{entryValue}",
+            get(access::get).delete(access::delete),
+        )
+        .route(
+            "/groups/{groupId}/accessList/{entryValue}/status",
+            get(access::status),
+        )
+        .route(
+            "/orgs/{orgId}/serviceAccounts",
+            get(sa_routes::org_list).post(sa_routes::org_create),
+        )
+        .route(
+            "/orgs/{orgId}/serviceAccounts/{clientId}",
+            get(sa_routes::org_get)
+                .patch(sa_routes::org_update)
+                .delete(sa_routes::org_delete),
+        )
+        .route(
+            "/orgs/{orgId}/serviceAccounts/{clientId}/secrets",
+            post(sa_routes::org_add_secret),
+        )
+        .route(
+            "/orgs/{orgId}/serviceAccounts/{clientId}/secrets/{secretId}",
+            axum::routing::delete(sa_routes::org_delete_secret),
+        )
+        .route(
+            "/orgs/{orgId}/serviceAccounts/{clientId}/accessList",
+            get(sa_routes::org_list_access).post(sa_routes::org_add_access),
+        )
+        .route(
+            "/orgs/{orgId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
+            axum::routing::delete(sa_routes::org_delete_access),
+        )
+        .route(
+            "/groups/{groupId}/serviceAccounts",
+            get(sa_routes::group_list).post(sa_routes::group_create),
+        )
+        .route(
+            "/groups/{groupId}/serviceAccounts/{clientId}",
+            get(sa_routes::group_get)
+                .patch(sa_routes::group_update)
+                .delete(sa_routes::group_delete)
+                .post(sa_routes::invite),
+        )
+        .route(
+            "/groups/{groupId}/serviceAccounts/{clientId}/secrets",
+            post(sa_routes::group_add_secret),
+        )
+        .route(
+            "/groups/{groupId}/serviceAccounts/{clientId}/secrets/{secretId}",
+            axum::routing::delete(sa_routes::group_delete_secret),
+        )
+        .route(
+            "/groups/{groupId}/serviceAccounts/{clientId}/accessList",
+            get(sa_routes::group_list_access).post(sa_routes::group_add_access),
+        )
+        .route(
+            "/groups/{groupId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
+            axum::routing::delete(sa_routes::group_delete_access),
+        )
         .route("/openapi.json", get(openapi::serve));
     Router::new()
         .nest("/api/atlas/v2", v2)
@@ -79,7 +165,12 @@ pub async fn serve_tls(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for l in listeners {
-        tasks.push(tokio::spawn(accept_loop(l, acceptor.clone(), router.clone(), stop_rx.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            l,
+            acceptor.clone(),
+            router.clone(),
+            stop_rx.clone(),
+        )));
     }
     tokio::spawn(async move {
         shutdown.await;
@@ -114,7 +205,12 @@ async fn accept_loop(
     }
 }
 
-async fn connection(tcp: tokio::net::TcpStream, remote: SocketAddr, acceptor: TlsAcceptor, router: Router) {
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    acceptor: TlsAcceptor,
+    router: Router,
+) {
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -123,11 +219,12 @@ async fn connection(tcp: tokio::net::TcpStream, remote: SocketAddr, acceptor: Tl
         }
         Err(_) => return,
     };
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(RemoteAddr(remote));
-        let router = router.clone();
-        async move { router.oneshot(req.map(axum::body::Body::new)).await }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(RemoteAddr(remote));
+            let router = router.clone();
+            async move { router.oneshot(req.map(axum::body::Body::new)).await }
+        });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))

@@ -43,23 +43,38 @@ impl Level {
     /// Whether the account is visible at this level.
     fn shows(&self, a: &ServiceAccount) -> bool {
         a.org_id == self.org().id
-            && self.group_id().is_none_or(|g| a.group_roles.contains_key(g))
+            && self
+                .group_id()
+                .is_none_or(|g| a.group_roles.contains_key(g))
     }
 
     fn roles_of(&self, a: &ServiceAccount) -> Vec<String> {
         match self.group_id() {
             None => a.org_roles.iter().map(|r| r.name().to_string()).collect(),
-            Some(g) => a.group_roles.get(g).into_iter().flatten().map(|r| r.name().to_string()).collect(),
+            Some(g) => a
+                .group_roles
+                .get(g)
+                .into_iter()
+                .flatten()
+                .map(|r| r.name().to_string())
+                .collect(),
         }
     }
 
     fn event(&self, kind: &str, caller: &Caller, target: &str) -> Event {
-        Event::new(kind, caller, &self.org().id, self.group_id(), Some(target.to_string()))
+        Event::new(
+            kind,
+            caller,
+            &self.org().id,
+            self.group_id(),
+            Some(target.to_string()),
+        )
     }
 }
 
 fn date(secs: i64) -> R<String> {
-    let t = OffsetDateTime::from_unix_timestamp(secs).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let t =
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|e| ApiError::Internal(e.to_string()))?;
     validate::rfc3339(t)
 }
 
@@ -74,12 +89,19 @@ fn secret_view(s: &Secret, value: Option<String>) -> R<SecretView> {
     })
 }
 
-pub fn view(level: &Level, a: &ServiceAccount, new_secret: Option<(&str, String)>) -> R<ServiceAccountView> {
+pub fn view(
+    level: &Level,
+    a: &ServiceAccount,
+    new_secret: Option<(&str, String)>,
+) -> R<ServiceAccountView> {
     let secrets = a
         .secrets
         .iter()
         .map(|s| {
-            let value = new_secret.as_ref().filter(|(id, _)| *id == s.id).map(|(_, v)| v.clone());
+            let value = new_secret
+                .as_ref()
+                .filter(|(id, _)| *id == s.id)
+                .map(|(_, v)| v.clone());
             secret_view(s, value)
         })
         .collect::<R<Vec<_>>>()?;
@@ -97,14 +119,26 @@ fn org_roles(names: &[String]) -> R<Vec<OrgRole>> {
     if names.is_empty() {
         return Err(ApiError::validation("roles must name at least one role"));
     }
-    names.iter().map(|n| OrgRole::from_name(n).ok_or_else(|| ApiError::validation(format!("{n} is not an organization role")))).collect()
+    names
+        .iter()
+        .map(|n| {
+            OrgRole::from_name(n)
+                .ok_or_else(|| ApiError::validation(format!("{n} is not an organization role")))
+        })
+        .collect()
 }
 
 pub fn group_roles(names: &[String]) -> R<Vec<GroupRole>> {
     if names.is_empty() {
         return Err(ApiError::validation("roles must name at least one role"));
     }
-    names.iter().map(|n| GroupRole::from_name(n).ok_or_else(|| ApiError::validation(format!("{n} is not a project role")))).collect()
+    names
+        .iter()
+        .map(|n| {
+            GroupRole::from_name(n)
+                .ok_or_else(|| ApiError::validation(format!("{n} is not a project role")))
+        })
+        .collect()
 }
 
 fn secret_hours(org: &Org, h: i64) -> R<u32> {
@@ -118,7 +152,12 @@ fn secret_hours(org: &Org, h: i64) -> R<u32> {
 }
 
 /// Creates an account; the answer carries its first secret, once.
-pub async fn create(state: &Shared, caller: &Caller, level: &Level, body: CreateServiceAccount) -> R<ServiceAccountView> {
+pub async fn create(
+    state: &Shared,
+    caller: &Caller,
+    level: &Level,
+    body: CreateServiceAccount,
+) -> R<ServiceAccountView> {
     validate::text("name", &body.name, 64)?;
     validate::text("description", &body.description, 250)?;
     let hours = secret_hours(level.org(), body.secret_expires_after_hours)?;
@@ -140,11 +179,21 @@ pub async fn create(state: &Shared, caller: &Caller, level: &Level, body: Create
         Level::Org(_) => a.org_roles = org_roles(&body.roles)?,
         Level::Group(_, p) => {
             a.org_roles = vec![OrgRole::Member];
-            a.group_roles.insert(p.id.clone(), group_roles(&body.roles)?);
+            a.group_roles
+                .insert(p.id.clone(), group_roles(&body.roles)?);
         }
     }
-    let ops = vec![Op::Put { key: accounts::account_key(&a.client_id), value: to_value(&a)?, expect: Expect::Absent }];
-    state.write(ops, level.event("SERVICE_ACCOUNT_CREATED", caller, &a.client_id)).await?;
+    let ops = vec![Op::Put {
+        key: accounts::account_key(&a.client_id),
+        value: to_value(&a)?,
+        expect: Expect::Absent,
+    }];
+    state
+        .write(
+            ops,
+            level.event("SERVICE_ACCOUNT_CREATED", caller, &a.client_id),
+        )
+        .await?;
     view(level, &a, Some((&secret.id, value)))
 }
 
@@ -160,9 +209,14 @@ pub async fn list(state: &Shared, level: &Level) -> R<Vec<ServiceAccountView>> {
 
 /// The account, if this level shows it.
 pub async fn load(state: &Shared, level: &Level, client_id: &str) -> R<(ServiceAccount, i64)> {
-    match state.get::<ServiceAccount>(&accounts::account_key(client_id)).await? {
+    match state
+        .get::<ServiceAccount>(&accounts::account_key(client_id))
+        .await?
+    {
         Some((a, rev)) if level.shows(&a) => Ok((a, rev)),
-        _ => Err(ApiError::NotFound(format!("no service account {client_id} here"))),
+        _ => Err(ApiError::NotFound(format!(
+            "no service account {client_id} here"
+        ))),
     }
 }
 
@@ -172,15 +226,26 @@ async fn keep_an_owner(state: &Shared, org_id: &str, losing: &str) -> R<()> {
         .list::<ServiceAccount>("serviceAccounts/")
         .await?
         .into_iter()
-        .any(|(_, a, _)| a.org_id == org_id && a.client_id != losing && a.org_roles.contains(&OrgRole::Owner));
+        .any(|(_, a, _)| {
+            a.org_id == org_id && a.client_id != losing && a.org_roles.contains(&OrgRole::Owner)
+        });
     if others {
         Ok(())
     } else {
-        Err(ApiError::conflict("LAST_ORG_OWNER", "the organization must keep at least one ORG_OWNER service account"))
+        Err(ApiError::conflict(
+            "LAST_ORG_OWNER",
+            "the organization must keep at least one ORG_OWNER service account",
+        ))
     }
 }
 
-pub async fn update(state: &Shared, caller: &Caller, level: &Level, client_id: &str, body: UpdateServiceAccount) -> R<ServiceAccountView> {
+pub async fn update(
+    state: &Shared,
+    caller: &Caller,
+    level: &Level,
+    client_id: &str,
+    body: UpdateServiceAccount,
+) -> R<ServiceAccountView> {
     let (mut a, rev) = load(state, level, client_id).await?;
     let mut kind = "SERVICE_ACCOUNT_DETAILS_CHANGED";
     if let Some(n) = body.name {
@@ -206,8 +271,14 @@ pub async fn update(state: &Shared, caller: &Caller, level: &Level, client_id: &
             }
         }
     }
-    let ops = vec![Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) }];
-    state.write(ops, level.event(kind, caller, client_id)).await?;
+    let ops = vec![Op::Put {
+        key: accounts::account_key(client_id),
+        value: to_value(&a)?,
+        expect: Expect::Revision(rev),
+    }];
+    state
+        .write(ops, level.event(kind, caller, client_id))
+        .await?;
     view(level, &a, None)
 }
 
@@ -217,73 +288,146 @@ pub async fn delete(state: &Shared, caller: &Caller, level: &Level, client_id: &
     let (mut a, rev) = load(state, level, client_id).await?;
     let mut ops = Vec::new();
     let kind = match level {
-        Level::Group(_, p) if a.group_roles.len() > 1 || !a.org_roles.iter().all(|r| *r == OrgRole::Member) => {
+        Level::Group(_, p)
+            if a.group_roles.len() > 1 || !a.org_roles.iter().all(|r| *r == OrgRole::Member) =>
+        {
             a.group_roles.remove(&p.id);
-            ops.push(Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) });
+            ops.push(Op::Put {
+                key: accounts::account_key(client_id),
+                value: to_value(&a)?,
+                expect: Expect::Revision(rev),
+            });
             "SERVICE_ACCOUNT_REMOVED_FROM_GROUP"
         }
         _ => {
             if a.org_roles.contains(&OrgRole::Owner) {
                 keep_an_owner(state, &a.org_id, client_id).await?;
             }
-            ops.push(Op::Delete { key: accounts::account_key(client_id), expect: Expect::Revision(rev) });
+            ops.push(Op::Delete {
+                key: accounts::account_key(client_id),
+                expect: Expect::Revision(rev),
+            });
             // Its tokens go with it (they are refused anyway once the account is gone).
-            for item in state.store.list(&accounts::tokens_prefix(client_id)).await? {
-                ops.push(Op::Delete { key: item.key, expect: Expect::Any });
+            for item in state
+                .store
+                .list(&accounts::tokens_prefix(client_id))
+                .await?
+            {
+                ops.push(Op::Delete {
+                    key: item.key,
+                    expect: Expect::Any,
+                });
             }
             "SERVICE_ACCOUNT_DELETED"
         }
     };
-    state.write(ops, level.event(kind, caller, client_id)).await?;
+    state
+        .write(ops, level.event(kind, caller, client_id))
+        .await?;
     Ok(())
 }
 
-pub async fn add_secret(state: &Shared, caller: &Caller, level: &Level, client_id: &str, body: CreateSecret) -> R<SecretView> {
+pub async fn add_secret(
+    state: &Shared,
+    caller: &Caller,
+    level: &Level,
+    client_id: &str,
+    body: CreateSecret,
+) -> R<SecretView> {
     let (mut a, rev) = load(state, level, client_id).await?;
     let hours = secret_hours(level.org(), body.secret_expires_after_hours)?;
     let (now_s, _) = now();
     a.secrets.retain(|s| s.expires_at > now_s);
     if a.live_secrets(now_s) >= MAX_LIVE_SECRETS {
-        return Err(ApiError::conflict("SERVICE_ACCOUNT_MAX_SECRETS", format!("an account holds at most {MAX_LIVE_SECRETS} secrets; delete one first")));
+        return Err(ApiError::conflict(
+            "SERVICE_ACCOUNT_MAX_SECRETS",
+            format!("an account holds at most {MAX_LIVE_SECRETS} secrets; delete one first"),
+        ));
     }
     let (value, secret) = accounts::new_secret(&mut rand::rngs::OsRng, now_s, hours);
     a.secrets.push(secret.clone());
-    let ops = vec![Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) }];
-    state.write(ops, level.event("SERVICE_ACCOUNT_SECRET_ADDED", caller, client_id)).await?;
+    let ops = vec![Op::Put {
+        key: accounts::account_key(client_id),
+        value: to_value(&a)?,
+        expect: Expect::Revision(rev),
+    }];
+    state
+        .write(
+            ops,
+            level.event("SERVICE_ACCOUNT_SECRET_ADDED", caller, client_id),
+        )
+        .await?;
     secret_view(&secret, Some(value))
 }
 
-pub async fn delete_secret(state: &Shared, caller: &Caller, level: &Level, client_id: &str, secret_id: &str) -> R<()> {
+pub async fn delete_secret(
+    state: &Shared,
+    caller: &Caller,
+    level: &Level,
+    client_id: &str,
+    secret_id: &str,
+) -> R<()> {
     let (mut a, rev) = load(state, level, client_id).await?;
     let before = a.secrets.len();
     a.secrets.retain(|s| s.id != secret_id);
     if a.secrets.len() == before {
         return Err(ApiError::NotFound(format!("no secret {secret_id}")));
     }
-    let mut ops = vec![Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) }];
-    for (key, t, trev) in state.list::<TokenRecord>(&accounts::tokens_prefix(client_id)).await? {
+    let mut ops = vec![Op::Put {
+        key: accounts::account_key(client_id),
+        value: to_value(&a)?,
+        expect: Expect::Revision(rev),
+    }];
+    for (key, t, trev) in state
+        .list::<TokenRecord>(&accounts::tokens_prefix(client_id))
+        .await?
+    {
         if t.secret_id == secret_id {
-            ops.push(Op::Delete { key, expect: Expect::Revision(trev) });
+            ops.push(Op::Delete {
+                key,
+                expect: Expect::Revision(trev),
+            });
         }
     }
-    state.write(ops, level.event("SERVICE_ACCOUNT_SECRET_DELETED", caller, client_id)).await?;
+    state
+        .write(
+            ops,
+            level.event("SERVICE_ACCOUNT_SECRET_DELETED", caller, client_id),
+        )
+        .await?;
     Ok(())
 }
 
 fn entry_view(e: &str) -> SaAccessEntryBody {
     if e.contains('/') {
-        SaAccessEntryBody { cidr_block: Some(e.to_string()), ip_address: None }
+        SaAccessEntryBody {
+            cidr_block: Some(e.to_string()),
+            ip_address: None,
+        }
     } else {
-        SaAccessEntryBody { cidr_block: None, ip_address: Some(e.to_string()) }
+        SaAccessEntryBody {
+            cidr_block: None,
+            ip_address: Some(e.to_string()),
+        }
     }
 }
 
-pub async fn access_list(state: &Shared, level: &Level, client_id: &str) -> R<Vec<SaAccessEntryBody>> {
+pub async fn access_list(
+    state: &Shared,
+    level: &Level,
+    client_id: &str,
+) -> R<Vec<SaAccessEntryBody>> {
     let (a, _) = load(state, level, client_id).await?;
     Ok(a.access_list.iter().map(|e| entry_view(e)).collect())
 }
 
-pub async fn add_access(state: &Shared, caller: &Caller, level: &Level, client_id: &str, body: Vec<SaAccessEntryBody>) -> R<Vec<SaAccessEntryBody>> {
+pub async fn add_access(
+    state: &Shared,
+    caller: &Caller,
+    level: &Level,
+    client_id: &str,
+    body: Vec<SaAccessEntryBody>,
+) -> R<Vec<SaAccessEntryBody>> {
     if body.is_empty() || body.len() > 200 {
         return Err(ApiError::validation("give 1 to 200 entries"));
     }
@@ -291,39 +435,94 @@ pub async fn add_access(state: &Shared, caller: &Caller, level: &Level, client_i
     let mut events = Vec::new();
     for e in body {
         let value = match (e.cidr_block, e.ip_address) {
-            (Some(c), None) => c.parse::<ipnet::IpNet>().map(|n| n.trunc().to_string()).map_err(|_| ApiError::validation(format!("{c:?} is not a CIDR block")))?,
-            (None, Some(i)) => i.parse::<std::net::IpAddr>().map(|a| a.to_string()).map_err(|_| ApiError::validation(format!("{i:?} is not an IP address")))?,
-            _ => return Err(ApiError::validation("give exactly one of cidrBlock and ipAddress")),
+            (Some(c), None) => c
+                .parse::<ipnet::IpNet>()
+                .map(|n| n.trunc().to_string())
+                .map_err(|_| ApiError::validation(format!("{c:?} is not a CIDR block")))?,
+            (None, Some(i)) => i
+                .parse::<std::net::IpAddr>()
+                .map(|a| a.to_string())
+                .map_err(|_| ApiError::validation(format!("{i:?} is not an IP address")))?,
+            _ => {
+                return Err(ApiError::validation(
+                    "give exactly one of cidrBlock and ipAddress",
+                ))
+            }
         };
         if !a.access_list.contains(&value) {
-            events.push(level.event("SERVICE_ACCOUNT_ACCESS_LIST_ENTRY_ADDED", caller, &format!("{client_id} {value}")));
+            events.push(level.event(
+                "SERVICE_ACCOUNT_ACCESS_LIST_ENTRY_ADDED",
+                caller,
+                &format!("{client_id} {value}"),
+            ));
             a.access_list.push(value);
         }
     }
-    let ops = vec![Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) }];
+    let ops = vec![Op::Put {
+        key: accounts::account_key(client_id),
+        value: to_value(&a)?,
+        expect: Expect::Revision(rev),
+    }];
     state.write_many(ops, events).await?;
     Ok(a.access_list.iter().map(|e| entry_view(e)).collect())
 }
 
-pub async fn delete_access(state: &Shared, caller: &Caller, level: &Level, client_id: &str, entry: &str) -> R<()> {
+pub async fn delete_access(
+    state: &Shared,
+    caller: &Caller,
+    level: &Level,
+    client_id: &str,
+    entry: &str,
+) -> R<()> {
     let (mut a, rev) = load(state, level, client_id).await?;
     let before = a.access_list.len();
     a.access_list.retain(|e| e != entry);
     if a.access_list.len() == before {
-        return Err(ApiError::NotFound(format!("{entry} is not on this account's access list")));
+        return Err(ApiError::NotFound(format!(
+            "{entry} is not on this account's access list"
+        )));
     }
-    let ops = vec![Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) }];
-    state.write(ops, level.event("SERVICE_ACCOUNT_ACCESS_LIST_ENTRY_DELETED", caller, &format!("{client_id} {entry}"))).await?;
+    let ops = vec![Op::Put {
+        key: accounts::account_key(client_id),
+        value: to_value(&a)?,
+        expect: Expect::Revision(rev),
+    }];
+    state
+        .write(
+            ops,
+            level.event(
+                "SERVICE_ACCOUNT_ACCESS_LIST_ENTRY_DELETED",
+                caller,
+                &format!("{client_id} {entry}"),
+            ),
+        )
+        .await?;
     Ok(())
 }
 
 /// `:invite`: gives an organization's account roles on a project.
-pub async fn invite(state: &Shared, caller: &Caller, org: &Org, project: &Project, client_id: &str, roles: Vec<String>) -> R<ServiceAccountView> {
+pub async fn invite(
+    state: &Shared,
+    caller: &Caller,
+    org: &Org,
+    project: &Project,
+    client_id: &str,
+    roles: Vec<String>,
+) -> R<ServiceAccountView> {
     let roles = group_roles(&roles)?;
     let (mut a, rev) = load(state, &Level::Org(org.clone()), client_id).await?;
     a.group_roles.insert(project.id.clone(), roles);
-    let ops = vec![Op::Put { key: accounts::account_key(client_id), value: to_value(&a)?, expect: Expect::Revision(rev) }];
+    let ops = vec![Op::Put {
+        key: accounts::account_key(client_id),
+        value: to_value(&a)?,
+        expect: Expect::Revision(rev),
+    }];
     let level = Level::Group(org.clone(), project.clone());
-    state.write(ops, level.event("SERVICE_ACCOUNT_ADDED_TO_GROUP", caller, client_id)).await?;
+    state
+        .write(
+            ops,
+            level.event("SERVICE_ACCOUNT_ADDED_TO_GROUP", caller, client_id),
+        )
+        .await?;
     view(&level, &a, None)
 }

@@ -58,7 +58,10 @@ impl AppState {
     }
 
     /// Reads and decodes one record.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, Revision)>, ApiError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, Revision)>, ApiError> {
         match self.store.get(key).await? {
             None => Ok(None),
             Some(item) => {
@@ -70,16 +73,26 @@ impl AppState {
     }
 
     /// Reads and decodes every record under `prefix` whose key has no further `/`.
-    pub async fn list<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T, Revision)>, ApiError> {
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T, Revision)>, ApiError> {
         self.list_where(prefix, false).await
     }
 
     /// Reads and decodes every record under `prefix`, however deep.
-    pub async fn list_deep<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T, Revision)>, ApiError> {
+    pub async fn list_deep<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T, Revision)>, ApiError> {
         self.list_where(prefix, true).await
     }
 
-    async fn list_where<T: DeserializeOwned>(&self, prefix: &str, deep: bool) -> Result<Vec<(String, T, Revision)>, ApiError> {
+    async fn list_where<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        deep: bool,
+    ) -> Result<Vec<(String, T, Revision)>, ApiError> {
         let mut out = Vec::new();
         for item in self.store.list(prefix).await? {
             let rest = &item.key[prefix.len().min(item.key.len())..];
@@ -99,11 +112,16 @@ impl AppState {
     }
 
     /// Applies `ops` with one event per change, all in one transaction.
-    pub async fn write_many(&self, mut ops: Vec<Op>, events: Vec<Event>) -> Result<Revision, ApiError> {
+    pub async fn write_many(
+        &self,
+        mut ops: Vec<Op>,
+        events: Vec<Event>,
+    ) -> Result<Revision, ApiError> {
         for event in &events {
             ops.push(Op::Put {
                 key: event.key(),
-                value: serde_json::to_value(event).map_err(|e| ApiError::Internal(e.to_string()))?,
+                value: serde_json::to_value(event)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
                 expect: Expect::Absent,
             });
         }
@@ -228,7 +246,10 @@ impl FromRequestParts<Shared> for Caller {
         if !account.secret_live(&rec.secret_id, now_s) {
             return Err(unauth());
         }
-        let list_required = match state.get::<Org>(&format!("orgs/{}", account.org_id)).await? {
+        let list_required = match state
+            .get::<Org>(&format!("orgs/{}", account.org_id))
+            .await?
+        {
             Some((org, _)) => org.settings.api_access_list_required,
             None => return Err(unauth()),
         };

@@ -99,6 +99,8 @@ pub enum RevokeReason {
     UserExpired,
     UserRemoved,
     ScopeNarrowed,
+    /// The cluster was deleted (control plane).
+    ClusterRemoved,
 }
 
 /// What a reload produced (or would have, for a rejected file: the running counts).

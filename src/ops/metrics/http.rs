@@ -65,6 +65,7 @@ pub async fn serve(
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Target {
     Metrics,
+    Health,
     NotFound,
     BadRequest,
 }
@@ -89,6 +90,8 @@ pub(super) fn route(head: &[u8]) -> Target {
     let path = target.split('?').next().unwrap_or(target);
     if method == "GET" && path == "/metrics" {
         Target::Metrics
+    } else if method == "GET" && path == "/health" {
+        Target::Health
     } else {
         Target::NotFound
     }
@@ -116,6 +119,7 @@ async fn exchange(mut stream: TcpStream, metrics: &Metrics) {
     };
     let (status, body) = match target {
         Target::Metrics => ("200 OK", render(metrics)),
+        Target::Health => super::render::health(metrics),
         Target::NotFound => ("404 Not Found", "not found; try /metrics\n".to_string()),
         Target::BadRequest => ("400 Bad Request", "bad request\n".to_string()),
     };

@@ -274,5 +274,69 @@ pub fn render(m: &Metrics) -> String {
         &m.upstream_latency,
     );
     config(&mut out, m);
+    control_plane(&mut out, m);
     out
+}
+
+/// Policy older than this (store mode) makes `/health` answer 503.
+pub const STALE_AFTER_SECS: u64 = 30;
+
+/// `GET /health`: 200 while the policy is current, 503 once the control-plane store has
+/// been unreachable for [`STALE_AFTER_SECS`] (the data plane still enforces the last
+/// policy; the status is for load balancers and alerts). One JSON line.
+pub fn health(m: &Metrics) -> (&'static str, String) {
+    let cp = &m.control_plane;
+    if Metrics::get(&cp.enabled) == 0 {
+        return ("200 OK", "{\"status\":\"ok\",\"policy\":\"file\"}\n".into());
+    }
+    let age = Metrics::get(&cp.sync_age_seconds);
+    let up = Metrics::get(&cp.store_up) == 1;
+    let rev = cp.revision.load(std::sync::atomic::Ordering::Relaxed);
+    let (status, word) = if age < STALE_AFTER_SECS {
+        ("200 OK", "ok")
+    } else {
+        ("503 Service Unavailable", "stale")
+    };
+    let body = format!(
+        "{{\"status\":\"{word}\",\"policy\":\"store\",\"storeUp\":{up},\"syncAgeSeconds\":{age},\"revision\":{rev}}}\n"
+    );
+    (status, body)
+}
+
+/// Store mode only: how stale the policy may be (the data plane keeps enforcing the last
+/// policy it had while the store is unreachable).
+fn control_plane(out: &mut String, m: &Metrics) {
+    let cp = &m.control_plane;
+    if Metrics::get(&cp.enabled) == 0 {
+        return;
+    }
+    single(
+        out,
+        "mongoward_control_plane_sync_age_seconds",
+        "gauge",
+        "Seconds since the policy was last brought up to date with the control-plane store.",
+        Metrics::get(&cp.sync_age_seconds),
+    );
+    single(
+        out,
+        "mongoward_control_plane_store_up",
+        "gauge",
+        "1 if the last read of the control-plane store succeeded, else 0.",
+        Metrics::get(&cp.store_up),
+    );
+    let rev = cp.revision.load(std::sync::atomic::Ordering::Relaxed);
+    single(
+        out,
+        "mongoward_control_plane_revision",
+        "gauge",
+        "Store revision the policy in force was built from.",
+        rev.max(0) as u64,
+    );
+    single(
+        out,
+        "mongoward_control_plane_sync_failures_total",
+        "counter",
+        "Failed attempts to read the control-plane store.",
+        Metrics::get(&cp.sync_failures),
+    );
 }

@@ -178,3 +178,39 @@ async fn serves_metrics_and_404_then_stops() {
         .expect("serve returns on shutdown")
         .unwrap();
 }
+
+#[test]
+fn health_reports_store_staleness() {
+    use std::sync::atomic::Ordering;
+    assert_eq!(route(b"GET /health HTTP/1.1\r\n\r\n"), Target::Health);
+    let m = Metrics::default();
+    let (status, body) = super::render::health(&m);
+    assert_eq!(status, "200 OK");
+    assert!(body.contains("\"policy\":\"file\""), "{body}");
+    assert!(
+        !render(&m).contains("control_plane"),
+        "no store gauges in file mode"
+    );
+    let cp = &m.control_plane;
+    cp.enabled.store(1, Ordering::Relaxed);
+    cp.store_up.store(1, Ordering::Relaxed);
+    cp.revision.store(42, Ordering::Relaxed);
+    let (status, body) = super::render::health(&m);
+    assert_eq!(status, "200 OK");
+    assert!(body.contains("\"revision\":42"), "{body}");
+    cp.store_up.store(0, Ordering::Relaxed);
+    cp.sync_age_seconds
+        .store(super::render::STALE_AFTER_SECS, Ordering::Relaxed);
+    let (status, body) = super::render::health(&m);
+    assert_eq!(status, "503 Service Unavailable");
+    assert!(body.contains("\"status\":\"stale\"") && body.contains("\"storeUp\":false"));
+    let text = render(&m);
+    assert!(
+        text.contains("mongoward_control_plane_sync_age_seconds 30"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mongoward_control_plane_store_up 0"),
+        "{text}"
+    );
+}
