@@ -471,3 +471,67 @@ async fn secrets_rotate_and_tokens_die_with_them() {
         .await;
     assert_eq!(s, 200, "{b}");
 }
+
+/// A database user created through the API connects through mongoward (the store's
+/// follower opens the new cluster's listener and loads the user; no restart).
+#[tokio::test]
+async fn a_user_created_through_the_api_connects() {
+    use mongodb::bson::doc;
+    let upstream = common::Upstream::start();
+    let cp = start().await;
+    let owner = cp.owner_token().await;
+    let g = cp.project(&owner, "e2e").await;
+    let port = common::free_port();
+    let (s, b) = cp
+        .call(&owner, "POST", &format!("/groups/{g}/clusters"),
+              Some(json!({"name": "app", "upstream": {"uri": upstream.uri}, "listen": [format!("127.0.0.1:{port}")]})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = cp
+        .call(
+            &owner,
+            "POST",
+            &format!("/groups/{g}/accessList"),
+            Some(json!([{"ipAddress": "127.0.0.1"}])),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = cp
+        .call(&owner, "POST", &format!("/groups/{g}/databaseUsers"),
+              Some(json!({"username": "api-user", "databaseName": "admin", "password": "api-user-Passw0rd",
+                          "roles": [{"roleName": "readWriteAnyDatabase", "databaseName": "admin"}]})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let uri = format!(
+        "mongodb://api-user:api-user-Passw0rd@127.0.0.1:{port}/?authSource=admin&tls=true&tlsCAFile={}&serverSelectionTimeoutMS=2000",
+        cp.certs.ca.display()
+    );
+    // The follower applies the change asynchronously: retry until it has (bounded).
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        let attempt = async {
+            let client = mongodb::Client::with_uri_str(&uri).await?;
+            client.database("admin").run_command(doc! {"ping": 1}).await
+        };
+        match attempt.await {
+            Ok(reply) => {
+                assert_eq!(
+                    reply
+                        .get_f64("ok")
+                        .ok()
+                        .or(reply.get_i32("ok").ok().map(f64::from)),
+                    Some(1.0)
+                );
+                eprintln!(
+                    "connected {:?} after the user was created",
+                    started.elapsed()
+                );
+                return;
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the API-created user never connected: {last}");
+}
