@@ -127,7 +127,11 @@ async fn bad_bodies_get_400_in_the_api_error_shape() {
     let (s, b) = cp.call(&token, "GET", "/nothing/here", None).await;
     assert_eq!(api_error(s, &b), "RESOURCE_NOT_FOUND");
     let (s, b) = cp.call(&token, "GET", "/groups/not-an-id", None).await;
-    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        api_error(s, &b),
+        "RESOURCE_NOT_FOUND",
+        "an id that is not 24 hex names nothing"
+    );
     // Validation: short password, far deleteAfterDate, long comment.
     let g = cp.project(&token, "validation").await;
     let user = |pw: &str| {

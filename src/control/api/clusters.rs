@@ -112,15 +112,16 @@ fn view(state: &Shared, c: &Cluster) -> ClusterView {
     let standard = if !c.listen.is_empty() {
         format!("mongodb://{}/?tls=true", c.listen.join(","))
     } else {
-        let port = state
+        // Routed on the shared listener: by SNI name when it has one.
+        let shared = state
             .data_plane_addr
             .as_deref()
-            .and_then(|a| a.parse::<SocketAddr>().ok())
-            .map_or(27017, |a| a.port());
-        c.sni
-            .first()
-            .map(|s| format!("mongodb://{s}:{port}/?tls=true"))
-            .unwrap_or_default()
+            .unwrap_or("127.0.0.1:27017");
+        let port = shared.parse::<SocketAddr>().map_or(27017, |a| a.port());
+        match c.sni.first() {
+            Some(name) => format!("mongodb://{name}:{port}/?tls=true"),
+            None => format!("mongodb://{shared}/?tls=true"),
+        }
     };
     let u = &c.upstream;
     ClusterView {

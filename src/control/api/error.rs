@@ -87,7 +87,8 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
-            ApiError::InvalidPath(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER"),
+            // An id that is not 24 hex names nothing: 404, as for an unknown id.
+            ApiError::InvalidPath(_) => (StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND"),
             ApiError::MediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "USER_UNAUTHORIZED"),

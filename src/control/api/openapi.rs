@@ -49,7 +49,51 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
+/// The document as JSON. utoipa 5 writes a Link object's fields in snake case
+/// (`operation_id`); OpenAPI spells them `operationId` and `requestBody`.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    fix_links(&mut doc);
+    doc
+}
+
+fn fix_links(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(links) = map.get_mut("links").and_then(|l| l.as_object_mut()) {
+                for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                    for (from, to) in [
+                        ("operation_id", "operationId"),
+                        ("request_body", "requestBody"),
+                    ] {
+                        if let Some(x) = link.remove(from) {
+                            link.insert(to.to_string(), x);
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(fix_links);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fix_links),
+        _ => {}
+    }
+}
+
 /// `GET /api/atlas/v2/openapi.json` (no token needed: it describes, it does not reveal).
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn serve() -> Json<serde_json::Value> {
+    Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_name_their_target_operation() {
+        let doc = super::document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let link =
+            &doc["paths"]["/api/atlas/v2/groups"]["post"]["responses"]["201"]["links"]["GetGroup"];
+        assert_eq!(link["operationId"], "get_group", "{link}");
+        assert!(link.get("operation_id").is_none());
+        assert!(doc.to_string().matches("operationId").count() > 50);
+    }
 }

@@ -145,7 +145,8 @@ pub fn router(state: Shared) -> Router {
             "/groups/{groupId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
             axum::routing::delete(sa_routes::group_delete_access),
         )
-        .route("/openapi.json", get(openapi::serve));
+        .route("/openapi.json", get(openapi::serve))
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/api/atlas/v2", v2)
         .route("/api/oauth/token", post(oauth::token))
