@@ -31,6 +31,9 @@ pub enum ApiError {
     /// A path parameter that cannot name anything (e.g. an id that is not 24 hex).
     #[error("{0}")]
     InvalidPath(String),
+    /// A body over the cap: 400, and the connection closes (the rest is never read).
+    #[error("request body larger than 1 MiB")]
+    TooLarge,
     #[error("unsupported media type")]
     MediaType,
     /// No token, an unknown or expired token, or bad client credentials.
@@ -86,7 +89,9 @@ impl ApiError {
     /// Status and Atlas error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            ApiError::Validation(_) | ApiError::TooLarge => {
+                (StatusCode::BAD_REQUEST, "VALIDATION_ERROR")
+            }
             // An id that is not 24 hex names nothing: 404, as for an unknown id.
             ApiError::InvalidPath(_) => (StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND"),
             ApiError::MediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
@@ -136,6 +141,10 @@ impl IntoResponse for ApiError {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 headers.insert(header::RETRY_AFTER, v);
             }
+        }
+        if matches!(self, ApiError::TooLarge) {
+            // Tell the client, so it does not send its next request on this connection.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -57,7 +57,7 @@ where
         }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
-            .map_err(|_| ApiError::validation("request body larger than 1 MiB"))?;
+            .map_err(|_| ApiError::TooLarge)?;
         serde_json::from_slice(&bytes)
             .map(Body)
             .map_err(|e| ApiError::Validation(json_error_detail(&e)))
