@@ -8,9 +8,10 @@ mod control;
 use std::process::Command;
 use std::time::Duration;
 
-// Not yet green: a first run (schemathesis 4, `--checks all`) reports schema-valid bodies
-// refused by semantic checks (ST202: role names, Atlas action names), status codes not
-// declared per operation (ST103: 405/415/429/503), and one link definition it rejects.
+// Not yet green: a run (schemathesis 4, `--checks all`, 5 examples) reports 29 findings:
+// schema-valid bodies refused by semantic checks (ST202: role names, Atlas action names),
+// status codes not declared per operation (ST103: 405/415/429/503), and one answer to an
+// undeclared method (ST204). The links (create -> read/delete) are accepted and followed.
 // Run it with `cargo nextest run --test control_schemathesis --run-ignored all`.
 #[ignore = "schemathesis findings still open (see the comment above)"]
 #[tokio::test]
