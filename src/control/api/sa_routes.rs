@@ -373,11 +373,15 @@ pub async fn invite(
     State(s): State<Shared>,
     c: Caller,
     PathParams((group_id, segment)): PathParams<(String, String)>,
-    Body(b): Body<InviteServiceAccount>,
+    req: axum::extract::Request,
 ) -> R<Json<ServiceAccountView>> {
+    // POST on a plain account path is no endpoint: 405 before the body is looked at.
     let client = segment
         .strip_suffix(":invite")
-        .ok_or_else(|| ApiError::NotFound("no such endpoint".into()))?;
+        .ok_or(ApiError::MethodNotAllowed)?;
+    let Body(b) =
+        <Body<InviteServiceAccount> as axum::extract::FromRequest<()>>::from_request(req, &())
+            .await?;
     let (p, _) = s.project(&group_id).await?;
     c.may(
         Operation::InviteServiceAccount,
