@@ -88,7 +88,7 @@ enum Command {
         #[arg(long, conflicts_with_all = ["user", "db", "command", "cluster"])]
         batch: bool,
     },
-    /// Control-plane administration.
+    /// Control-plane administration (`admin init`, `admin import`).
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -345,6 +345,14 @@ fn dev_certs(out: &std::path::Path, names: &[String]) -> ExitCode {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Create the store's schema, the organization and its first ORG_OWNER service account;
+    /// prints one JSON line {"orgId","clientId","clientSecret"}. Runs once per store.
+    Init {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "mongoward")]
+        org_name: String,
+    },
     /// Move the file's [[clusters]], [[users]], [[roles]] and [[access_list]] into a
     /// project of the store named by its [control_plane] (run `admin init` first). Prints
     /// one JSON line.
@@ -363,6 +371,15 @@ fn admin(command: AdminCommand) -> ExitCode {
         Err(e) => return fail(format!("cannot start runtime: {e}"), 2),
     };
     match command {
+        AdminCommand::Init { config, org_name } => {
+            match runtime.block_on(mongoward::cli::admin::init(&config, &org_name)) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e, 1),
+            }
+        }
         AdminCommand::Import { config, project } => {
             match runtime.block_on(mongoward::control::import::import(&config, &project)) {
                 Ok(report) => {
@@ -432,6 +449,19 @@ async fn serve(config: Config) -> ExitCode {
             error!("cannot start the control plane: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    // The admin API (HTTPS) on [control_plane] listen, from the same store.
+    let _admin_api = match &_control_plane {
+        Some(cp) => {
+            match mongoward::control::api::start_for(&config, &running, cp.store.clone()).await {
+                Ok(api) => api,
+                Err(e) => {
+                    error!("cannot start the admin API: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => None,
     };
     for a in &running.tls_addrs {
         info!("ready: mongosh \"mongodb://{a}/?tls=true&tlsCAFile=certs/ca.pem\"");

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use event::{
-    AuditEvent, ConnCtx, Endpoint, Principal, ReloadSummary, RevokeReason, RoleRef, UserRef,
+    AuditEvent, ConnCtx, Endpoint, Principal, ReloadSummary, RevokeReason, RoleRef, Timestamp,
+    UserRef,
 };
 pub use sink::{AuditError, Auditor};
 

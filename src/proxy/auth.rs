@@ -328,7 +328,6 @@ impl Session {
         );
     }
 
-
     /// The conversation proved the password: bind the user to the connection.
     fn complete(&mut self, conv: &mut Conversation) -> Result<(), ErrorReply> {
         let Ok(user) = conv.found.clone() else {
