@@ -289,7 +289,7 @@ fn check_config(entries: &[access::Entry]) -> (bool, String) {
     let text = access::config_text(&certs, uri, &["127.0.0.1:0"], "", entries);
     let path = certs.dir.path().join("check.toml");
     std::fs::write(&path, text).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    let out = common::binary::command()
         .arg("check-config")
         .arg("--config")
         .arg(&path)
