@@ -10,12 +10,12 @@ mod access;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use access::{
-    assert_refused_before_tls, eventually, ip, live_client, permanent, pings, refused, rewrite,
-    start, start_on, temporary,
+    assert_refused_before_tls, ip, live_client, permanent, pings, refused, rewrite, start,
+    start_on, temporary,
 };
 use bson::{doc, Bson};
 use common::raw::{bytes_before_close, tcp_from, RawClient};
-use common::{Proxy, Upstream};
+use common::{eventually, Proxy, Upstream};
 use mongodb::Client;
 
 async fn driver_ping(proxy: &Proxy, extra: &str) -> mongodb::error::Result<bson::Document> {

@@ -12,7 +12,7 @@ use bson::{doc, rawdoc};
 use common::auth::raw_auth;
 use common::postgres;
 use common::raw::{bytes_before_close, tcp_from, tls_connector, RawClient};
-use common::{free_port, rfc3339_in, Certs, Upstream};
+use common::{eventually, free_port, rfc3339_in, Certs, Upstream};
 use mongoward::config::Config;
 use mongoward::control::model::{self, AccessEntry, Cluster, DatabaseUser, Org, Project};
 use mongoward::control::model::{OrgSettings, RoleAssignment, Upstream as UpstreamRec};
@@ -171,22 +171,6 @@ async fn login(addr: SocketAddr, ca: &std::path::Path, name: &str) -> Result<Raw
         .await
         .map_err(|(code, msg)| format!("{code}: {msg}"))?;
     Ok(c)
-}
-
-/// Polls every 20 ms until `cond` holds; the elapsed time, or None after `within`.
-async fn eventually<F, Fut>(within: Duration, mut cond: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if cond().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 async fn ping(c: &mut RawClient) -> bool {

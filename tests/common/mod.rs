@@ -297,6 +297,22 @@ impl Proxy {
     }
 }
 
+/// Polls `cond` every 20 ms until it holds or `within` passes; returns the time it took.
+pub async fn eventually<F, Fut>(within: Duration, mut cond: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if cond().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
 /// Runs a client program to completion with a deadline; returns (success, stdout+stderr).
 pub fn run_client(mut cmd: Command, deadline: Duration) -> (bool, String) {
     let child = cmd
