@@ -1,6 +1,7 @@
-//! Issue 12's end-to-end checks, with pymongo: records written through the admin API (real
-//! HTTPS, bearer tokens) are what pymongo meets on the data plane (real TLS, real SCRAM, the
-//! harness's real upstream), on SQLite and on two instances sharing a real PostgreSQL.
+//! Issue 12's end-to-end checks, with pymongo (and one with the Rust driver): records
+//! written through the admin API (real HTTPS, bearer tokens) are what the drivers meet on the
+//! data plane (real TLS, real SCRAM, the harness's real upstream), on SQLite and on two
+//! instances sharing a real PostgreSQL.
 //!
 //! "Within 1 s" is measured from the API's answer to pymongo's, with a pymongo process
 //! started beforehand (tests/clients/pymongo_agent.py), and asserted as the issue's bound.
@@ -265,4 +266,68 @@ async fn a_temporary_access_list_entry_expires_on_its_own() {
         "the permanent entry still admits: {}",
         still.body
     );
+}
+
+/// A user created through the API connects with the Rust driver too, on a listener of the
+/// cluster's own (the store's follower opens it and loads the user, without a restart).
+#[tokio::test]
+async fn a_user_created_through_the_api_connects_with_the_rust_driver() {
+    use mongodb::bson::doc;
+    let upstream = Upstream::start();
+    let cp = control::start().await;
+    let owner = cp.owner_token().await;
+    let g = cp.project(&owner, "e2e").await;
+    let port = common::free_port();
+    let (s, b) = cp
+        .call(&owner, "POST", &format!("/groups/{g}/clusters"),
+              Some(json!({"name": "app", "upstream": {"uri": upstream.uri}, "listen": [format!("127.0.0.1:{port}")]})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = cp
+        .call(
+            &owner,
+            "POST",
+            &format!("/groups/{g}/accessList"),
+            Some(json!([{"ipAddress": "127.0.0.1"}])),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = cp
+        .call(&owner, "POST", &format!("/groups/{g}/databaseUsers"),
+              Some(json!({"username": "api-user", "databaseName": "admin", "password": "api-user-Passw0rd",
+                          "roles": [{"roleName": "readWriteAnyDatabase", "databaseName": "admin"}]})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let uri = format!(
+        "mongodb://api-user:api-user-Passw0rd@127.0.0.1:{port}/?authSource=admin&tls=true&tlsCAFile={}&serverSelectionTimeoutMS=2000",
+        cp.certs.ca.display()
+    );
+    // The follower applies the change asynchronously: retry until it has (bounded).
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        let attempt = async {
+            let client = mongodb::Client::with_uri_str(&uri).await?;
+            client.database("admin").run_command(doc! {"ping": 1}).await
+        };
+        match attempt.await {
+            Ok(reply) => {
+                assert_eq!(
+                    reply
+                        .get_f64("ok")
+                        .ok()
+                        .or(reply.get_i32("ok").ok().map(f64::from)),
+                    Some(1.0)
+                );
+                eprintln!(
+                    "connected {:?} after the user was created",
+                    started.elapsed()
+                );
+                return;
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the API-created user never connected: {last}");
 }
