@@ -10,12 +10,12 @@ mod access;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use access::{
-    assert_refused_before_tls, eventually, ip, live_client, permanent, pings, refused, rewrite,
-    start, start_on, temporary,
+    assert_refused_before_tls, ip, live_client, permanent, pings, refused, rewrite, start,
+    start_on, temporary,
 };
 use bson::{doc, Bson};
 use common::raw::{bytes_before_close, tcp_from, RawClient};
-use common::{Proxy, Upstream};
+use common::{eventually, Proxy, Upstream};
 use mongodb::Client;
 
 async fn driver_ping(proxy: &Proxy, extra: &str) -> mongodb::error::Result<bson::Document> {
@@ -289,7 +289,7 @@ fn check_config(entries: &[access::Entry]) -> (bool, String) {
     let text = access::config_text(&certs, uri, &["127.0.0.1:0"], "", entries);
     let path = certs.dir.path().join("check.toml");
     std::fs::write(&path, text).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    let out = common::binary::command()
         .arg("check-config")
         .arg("--config")
         .arg(&path)
@@ -330,33 +330,13 @@ fn check_config_warns_open_and_rejects_bad_entries() {
 
 // --- SIGHUP ------------------------------------------------------------------------------
 
-/// Kills the spawned proxy however the test ends.
-struct Reaper(std::process::Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits for a stderr line containing `needle`.
-fn wait_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(needle) => return true,
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-    false
-}
-
 #[test]
 fn sighup_reloads_the_running_binary() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use common::binary;
+    use std::process::Command;
+    let wait_line = |lines: &std::sync::mpsc::Receiver<String>, needle: &str| {
+        binary::wait_line(lines, needle, Duration::from_secs(10)).is_ok()
+    };
     let certs = common::certs();
     let entries = [permanent("127.0.0.1/32")];
     let text = access::config_text(
@@ -368,28 +348,8 @@ fn sighup_reloads_the_running_binary() {
     );
     let path = certs.dir.path().join("run.toml");
     std::fs::write(&path, text).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mongoward"))
-        .args(["--log-format", "json", "run", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mongoward");
-    let stderr = child.stderr.take().expect("stderr");
-    let pid = child.id().to_string();
-    let mut child = Reaper(child);
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, lines) = binary::run_logged(&["--log-format", "json"], &path);
+    let pid = child.0.id().to_string();
     assert!(wait_line(&lines, "listening"), "the proxy started");
     // The file is unchanged, so only the signal can cause this reload.
     let sent = Command::new("kill").args(["-HUP", &pid]).status();

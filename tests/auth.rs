@@ -276,8 +276,8 @@ async fn user_expiring_while_connected_is_cut_off() {
 /// Runs `mongoward hash-password` with the password on stdin; returns its stdout.
 fn hash_password(user: &str, password: &str, args: &[&str]) -> String {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    use std::process::Stdio;
+    let mut child = common::binary::command()
         .args(["hash-password", "--user", user])
         .args(args)
         .stdin(Stdio::piped())

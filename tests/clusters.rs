@@ -19,16 +19,7 @@ const ROLES: &[&str] = &["readWriteAnyDatabase@admin"];
 
 /// Certificates that also name the clusters' SNI names.
 fn certs() -> Certs {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let names = ["a.db.test".to_string(), "b.db.test".to_string()];
-    let c = mongoward::tls::dev_certs::generate(&names).expect("generate certs");
-    let p = mongoward::tls::dev_certs::write(dir.path(), &c).expect("write certs");
-    Certs {
-        ca: p.ca,
-        cert: p.cert,
-        key: p.key,
-        dir,
-    }
+    common::certs_naming(&["a.db.test", "b.db.test"])
 }
 
 /// Cluster "a" has a listener of its own and an SNI name; "b" only an SNI name.

@@ -132,7 +132,7 @@ async fn check_config_probe_reports_each_cluster() {
     let path = dir.path().join("probe.toml");
     std::fs::write(&path, text).expect("write config");
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mongoward"))
+        common::binary::command()
             .args(["check-config", "--probe", "--config"])
             .arg(&path)
             .output()

@@ -1,12 +1,40 @@
-//! The admin API over real HTTPS against the real binary and a real SQLite store: tokens,
-//! 400/401/403/409, a role too low changes nothing, records and events in one write.
+//! The admin API over real HTTPS against the real binary and a real store: tokens,
+//! 400/401/403/409, a role too low changes nothing, records and events in one write, paging.
+//! The tests that reach the store's paths (writes, conflicts, paging, events) run on SQLite
+//! and on PostgreSQL; the others on SQLite.
 
 mod common;
 mod control;
 
 use serde_json::{json, Value};
 
-use control::{api_error, start};
+use control::{api_error, start, start_on, Backend};
+
+/// `name(backend)` as two tests, `sqlite::name` and `postgres::name` (skipped, with a
+/// message, where PostgreSQL is not installed).
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    a_role_too_low_gets_403_and_changes_nothing,
+    records_conflicts_and_events,
+    secrets_rotate_and_tokens_die_with_them,
+    lists_page_and_count,
+);
 
 #[tokio::test]
 async fn token_flow_and_authentication_errors() {
@@ -180,9 +208,10 @@ async fn events(cp: &control::ControlPlane, token: &str, g: &str) -> Vec<Value> 
     b["results"].as_array().unwrap().clone()
 }
 
-#[tokio::test]
-async fn a_role_too_low_gets_403_and_changes_nothing() {
-    let cp = start().await;
+async fn a_role_too_low_gets_403_and_changes_nothing(backend: Backend) {
+    let Some(cp) = start_on(backend).await else {
+        return;
+    };
     let owner = cp.owner_token().await;
     let g = cp.project(&owner, "prod").await;
     // A project-level account with read-only rights.
@@ -223,19 +252,37 @@ async fn a_role_too_low_gets_403_and_changes_nothing() {
     assert_eq!((s, api_error(s, &b).as_str()), (405, "METHOD_NOT_ALLOWED"));
     let viewer = cp.token_for(&client, &secret).await;
     let before = events(&cp, &owner, &g).await.len();
-    let (s, b) = cp
-        .call(
-            &viewer,
+    let stored = cp.store_dump().await;
+    let user = json!({"username": "app", "databaseName": "admin", "password": "long-enough-1",
+                      "roles": [{"roleName": "readWrite", "databaseName": "app"}]});
+    let writes = [
+        ("POST", format!("/groups/{g}/databaseUsers"), Some(user)),
+        (
             "POST",
-            &format!("/groups/{g}/databaseUsers"),
-            Some(
-                json!({"username": "app", "databaseName": "admin", "password": "long-enough-1",
-                          "roles": [{"roleName": "readWrite", "databaseName": "app"}]}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 403, "{b}");
-    assert_eq!(api_error(403, &b), "USER_UNAUTHORIZED");
+            format!("/groups/{g}/accessList"),
+            Some(json!([{"ipAddress": "10.0.0.1"}])),
+        ),
+        (
+            "POST",
+            format!("/groups/{g}/clusters"),
+            Some(json!({"name": "c1", "upstream": {"uri": "mongodb://127.0.0.1:1/"}})),
+        ),
+        (
+            "PATCH",
+            format!("/groups/{g}"),
+            Some(json!({"name": "renamed"})),
+        ),
+        ("DELETE", format!("/groups/{g}"), None),
+    ];
+    for (method, path, body) in writes {
+        let (s, b) = cp.call(&viewer, method, &path, body).await;
+        assert_eq!(s, 403, "{method} {path}: {b}");
+        assert_eq!(api_error(403, &b), "USER_UNAUTHORIZED");
+    }
+    assert!(
+        cp.store_dump().await == stored,
+        "a refused write changed the store"
+    );
     let (s, b) = cp
         .call(&viewer, "GET", &format!("/groups/{g}/databaseUsers"), None)
         .await;
@@ -260,9 +307,10 @@ async fn a_role_too_low_gets_403_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn records_conflicts_and_events() {
-    let cp = start().await;
+async fn records_conflicts_and_events(backend: Backend) {
+    let Some(cp) = start_on(backend).await else {
+        return;
+    };
     let owner = cp.owner_token().await;
     let g = cp.project(&owner, "p1").await;
     let (s, b) = cp
@@ -415,9 +463,10 @@ async fn records_conflicts_and_events() {
     assert_eq!((s, b["totalCount"].as_u64()), (200, Some(1)), "{b}");
 }
 
-#[tokio::test]
-async fn secrets_rotate_and_tokens_die_with_them() {
-    let cp = start().await;
+async fn secrets_rotate_and_tokens_die_with_them(backend: Backend) {
+    let Some(cp) = start_on(backend).await else {
+        return;
+    };
     let owner = cp.owner_token().await;
     let org = cp.org_id.clone();
     let (s, b) = cp
@@ -486,66 +535,63 @@ async fn secrets_rotate_and_tokens_die_with_them() {
     assert_eq!(s, 200, "{b}");
 }
 
-/// A database user created through the API connects through mongoward (the store's
-/// follower opens the new cluster's listener and loads the user; no restart).
-#[tokio::test]
-async fn a_user_created_through_the_api_connects() {
-    use mongodb::bson::doc;
-    let upstream = common::Upstream::start();
-    let cp = start().await;
+/// Lists page as Atlas's do (`pageNum`, `itemsPerPage`, `includeCount`, a `next` link) over
+/// what the store holds.
+async fn lists_page_and_count(backend: Backend) {
+    let Some(cp) = start_on(backend).await else {
+        return;
+    };
     let owner = cp.owner_token().await;
-    let g = cp.project(&owner, "e2e").await;
-    let port = common::free_port();
-    let (s, b) = cp
-        .call(&owner, "POST", &format!("/groups/{g}/clusters"),
-              Some(json!({"name": "app", "upstream": {"uri": upstream.uri}, "listen": [format!("127.0.0.1:{port}")]})))
-        .await;
-    assert_eq!(s, 201, "{b}");
+    let g = cp.project(&owner, "paged").await;
+    let entries: Vec<Value> = (1..=5)
+        .map(|i| json!({"ipAddress": format!("10.0.0.{i}")}))
+        .collect();
     let (s, b) = cp
         .call(
             &owner,
             "POST",
             &format!("/groups/{g}/accessList"),
-            Some(json!([{"ipAddress": "127.0.0.1"}])),
+            Some(Value::Array(entries)),
         )
         .await;
     assert_eq!(s, 201, "{b}");
-    let (s, b) = cp
-        .call(&owner, "POST", &format!("/groups/{g}/databaseUsers"),
-              Some(json!({"username": "api-user", "databaseName": "admin", "password": "api-user-Passw0rd",
-                          "roles": [{"roleName": "readWriteAnyDatabase", "databaseName": "admin"}]})))
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let uri = format!(
-        "mongodb://api-user:api-user-Passw0rd@127.0.0.1:{port}/?authSource=admin&tls=true&tlsCAFile={}&serverSelectionTimeoutMS=2000",
-        cp.certs.ca.display()
-    );
-    // The follower applies the change asynchronously: retry until it has (bounded).
-    let started = std::time::Instant::now();
-    let mut last = String::new();
-    while started.elapsed() < std::time::Duration::from_secs(20) {
-        let attempt = async {
-            let client = mongodb::Client::with_uri_str(&uri).await?;
-            client.database("admin").run_command(doc! {"ping": 1}).await
-        };
-        match attempt.await {
-            Ok(reply) => {
-                assert_eq!(
-                    reply
-                        .get_f64("ok")
-                        .ok()
-                        .or(reply.get_i32("ok").ok().map(f64::from)),
-                    Some(1.0)
-                );
-                eprintln!(
-                    "connected {:?} after the user was created",
-                    started.elapsed()
-                );
-                return;
-            }
-            Err(e) => last = e.to_string(),
+    let page = |n: u32, extra: &'static str| {
+        let path = format!("/groups/{g}/accessList?itemsPerPage=2&pageNum={n}{extra}");
+        let (cp, owner) = (&cp, &owner);
+        async move {
+            let (s, b) = cp.call(owner, "GET", &path, None).await;
+            assert_eq!(s, 200, "{path}: {b}");
+            b
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let has_next = |b: &Value| {
+        b["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["rel"] == "next")
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, len, next) in [(1, 2, true), (2, 2, true), (3, 1, false), (4, 0, false)] {
+        let b = page(n, "").await;
+        let results = b["results"].as_array().expect("results");
+        assert_eq!((results.len(), has_next(&b)), (len, next), "page {n}: {b}");
+        assert_eq!(b["totalCount"], 5, "page {n}: {b}");
+        seen.extend(results.iter().map(|e| e["ipAddress"].to_string()));
     }
-    panic!("the API-created user never connected: {last}");
+    assert_eq!(seen.len(), 5, "every entry once: {seen:?}");
+    let b = page(1, "&includeCount=false").await;
+    assert!(b.get("totalCount").is_none(), "{b}");
+    let get = |path: String| {
+        let (cp, owner) = (&cp, &owner);
+        async move { cp.call(owner, "GET", &path, None).await }
+    };
+    let (s, b) = get(format!("/groups/{g}/accessList?itemsPerPage=0")).await;
+    assert_eq!((s, api_error(s, &b).as_str()), (400, "VALIDATION_ERROR"));
+    // Events page too.
+    let (s, b) = get(format!("/groups/{g}/events?itemsPerPage=1")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["results"].as_array().map(Vec::len), Some(1), "{b}");
+    assert!(b["totalCount"].as_u64() >= Some(2), "{b}");
+    assert!(has_next(&b), "{b}");
 }

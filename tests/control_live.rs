@@ -3,18 +3,16 @@
 //! TLS, real SCRAM, the harness's real upstream) on real SQLite and PostgreSQL.
 
 mod common;
-#[path = "common/postgres.rs"]
-mod postgres;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bson::{doc, rawdoc};
 use common::auth::raw_auth;
+use common::postgres;
 use common::raw::{bytes_before_close, tcp_from, tls_connector, RawClient};
-use common::{free_port, Upstream};
+use common::{eventually, free_port, rfc3339_in, Certs, Upstream};
 use mongoward::config::Config;
 use mongoward::control::model::{self, AccessEntry, Cluster, DatabaseUser, Org, Project};
 use mongoward::control::model::{OrgSettings, RoleAssignment, Upstream as UpstreamRec};
@@ -33,24 +31,8 @@ struct Instance {
     _cp: mongoward::control::run::ControlPlane,
 }
 
-struct Certs {
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
 fn certs() -> Certs {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let names = ["a.test".to_string(), "b.test".to_string()];
-    let c = mongoward::tls::dev_certs::generate(&names).expect("certs");
-    let p = mongoward::tls::dev_certs::write(dir.path(), &c).expect("write certs");
-    Certs {
-        ca: p.ca,
-        cert: p.cert,
-        key: p.key,
-        dir,
-    }
+    common::certs_naming(&["a.test", "b.test"])
 }
 
 async fn start(certs: &Certs, store_url: &str, n: usize) -> Instance {
@@ -165,12 +147,6 @@ async fn project(store: &Store, org: &str) -> String {
     gid
 }
 
-fn rfc3339_in(secs: i64) -> String {
-    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 async fn connect(addr: SocketAddr, ca: &std::path::Path, source: &str, sni: &str) -> RawClient {
     let source: IpAddr = source.parse().unwrap();
     let socket = TcpSocket::new_v4().unwrap();
@@ -195,22 +171,6 @@ async fn login(addr: SocketAddr, ca: &std::path::Path, name: &str) -> Result<Raw
         .await
         .map_err(|(code, msg)| format!("{code}: {msg}"))?;
     Ok(c)
-}
-
-/// Polls every 20 ms until `cond` holds; the elapsed time, or None after `within`.
-async fn eventually<F, Fut>(within: Duration, mut cond: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if cond().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 async fn ping(c: &mut RawClient) -> bool {

@@ -7,7 +7,7 @@
 mod access;
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use access::{assert_refused_before_tls, config_text, live_client, permanent, temporary};
 use common::{certs, Proxy};
@@ -74,8 +74,6 @@ async fn expired_entry_at_start_is_ignored_with_a_warning_like_on_reload() {
 
 #[test]
 fn the_binary_starts_and_check_config_warns_with_exit_zero() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
     let certs = certs();
     let entries = [
         permanent("127.0.0.1/32"),
@@ -97,7 +95,7 @@ fn the_binary_starts_and_check_config_warns_with_exit_zero() {
     let path = certs.dir.path().join("expired.toml");
     std::fs::write(&path, &text).expect("write config");
 
-    let check = Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    let check = common::binary::command()
         .args(["check-config", "--config"])
         .arg(&path)
         .output()
@@ -113,27 +111,13 @@ fn the_binary_starts_and_check_config_warns_with_exit_zero() {
         "{err}"
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mongoward"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mongoward");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut warned = false;
-    let mut ready = false;
-    for line in std::io::BufReader::new(stderr).lines() {
-        let Ok(line) = line else { break };
-        warned |= line.contains("access_list[1]") && line.contains("entry ignored");
-        if line.contains("ready") {
-            ready = true;
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let (_child, lines) = common::binary::run_logged(&[], &path);
+    let seen = common::binary::wait_line(&lines, "ready", Duration::from_secs(30));
+    let ready = seen.is_ok();
+    let warned = seen
+        .unwrap_or_else(|all| all)
+        .iter()
+        .any(|line| line.contains("access_list[1]") && line.contains("entry ignored"));
     assert!(warned, "the expired entry is logged at start");
     assert!(ready, "the proxy starts");
 }

@@ -281,15 +281,6 @@ async fn protocol_mismatches_are_not_counted_as_password_guesses() {
 }
 
 /// The built binary, killed when dropped (its stderr goes to a file the test reads).
-struct Binary(std::process::Child);
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Sends rustls's own ClientHello for "localhost" with the SNI bytes replaced by `name`
 /// (same length), and returns the first byte the proxy answers with (0x16: handshake,
 /// 0x15: alert), if any.
@@ -318,7 +309,7 @@ async fn an_ip_literal_as_sni_is_served_as_no_sni_without_a_warning() {
     let config = certs.dir.path().join("mongoward.toml");
     std::fs::write(&config, text).unwrap();
     let log = certs.dir.path().join("stderr.log");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    let child = common::binary::command()
         .arg("run")
         .arg("--config")
         .arg(&config)
@@ -327,13 +318,9 @@ async fn an_ip_literal_as_sni_is_served_as_no_sni_without_a_warning() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start mongoward");
-    let _guard = Binary(child);
+    let _guard = common::binary::Reaper(child);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let start = std::time::Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "never listened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::binary::wait_listening(addr, Duration::from_secs(20), "mongoward").await;
     // Served as a connection without SNI: the ServerHello comes back.
     assert_eq!(hello_with_sni(addr, b"127.0.0.1").await, Some(0x16));
     // A control: another kind of bad SNI is still logged by rustls, so the log is captured

@@ -6,12 +6,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bson::rawdoc;
 use common::auth::{failure, raw_auth};
+use common::binary::{wait_listening, Reaper};
 use common::raw::{bytes_before_close, RawClient};
 use common::{certs, config_text, free_port, Proxy, Upstream, APP_PASSWORD, APP_USER};
 use mongoward::gates::credentials::Mechanism;
@@ -98,15 +99,6 @@ async fn connection_caps_refuse_before_tls_and_are_counted() {
         .await));
 }
 
-struct Binary(Child);
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn scrape(addr: SocketAddr) -> Option<String> {
     let fut = async {
         let mut s = TcpStream::connect(addr).await.ok()?;
@@ -151,14 +143,10 @@ async fn at_a_low_open_file_limit_the_reserve_keeps_clients_and_metrics_working(
         .stderr(Stdio::null())
         .spawn()
         .expect("start mongoward");
-    let _bin = Binary(child);
+    let _bin = Reaper(child);
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let metrics: SocketAddr = ([127, 0, 0, 1], metrics_port).into();
-    let start = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "never listened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_listening(addr, Duration::from_secs(20), "mongoward").await;
     // Authenticated, but no command yet: its upstream connection is still to be opened.
     let mut app = app_login(addr, &certs.ca).await;
     let mut flood = Vec::new();

@@ -5,52 +5,18 @@
 
 mod common;
 
-use std::io::{BufRead, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::io::Write;
+use std::process::Command;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{certs, pct, run_client, tool, user_toml, Upstream};
+use common::{binary, certs, pct, run_client, tool, user_toml, Upstream};
 
-struct Reaper(Child);
+/// How long a log line may take to show.
+const WAIT: Duration = Duration::from_secs(20);
 
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn lines(child: &mut Child) -> Receiver<String> {
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Collects lines until one contains `needle` (Ok) or the deadline passes (Err).
 fn until(rx: &Receiver<String>, needle: &str, seen: &mut Vec<String>) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let hit = line.contains(needle);
-                seen.push(line);
-                if hit {
-                    return true;
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    false
+    binary::until(rx, needle, WAIT, seen)
 }
 
 #[test]
@@ -71,16 +37,7 @@ fn probes_are_audited_but_quiet_and_plaintext_clients_are_named() {
     );
     let path = c.dir.path().join("words.toml");
     std::fs::write(&path, text).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mongoward"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mongoward");
-    let rx = lines(&mut child);
-    let _reaper = Reaper(child);
+    let (_reaper, rx) = binary::run_logged(&[], &path);
     let mut seen = Vec::new();
     assert!(until(&rx, "ready", &mut seen), "{seen:?}");
     let addr = seen

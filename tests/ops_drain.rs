@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bson::rawdoc;
 use common::auth::raw_auth;
+use common::binary::{command, wait_listening, Reaper};
 use common::raw::RawClient;
 use common::{certs, config_text, free_port, Upstream, APP_PASSWORD, APP_USER};
 use mongoward::gates::credentials::Mechanism;
@@ -56,17 +57,10 @@ async fn slow_relay(upstream: SocketAddr, delay: Duration) -> SocketAddr {
 }
 
 struct Binary {
-    child: Child,
+    child: Reaper,
     addr: SocketAddr,
     _certs: common::Certs,
     ca: std::path::PathBuf,
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn start_binary(upstream_uri: &str, drain_secs: u64) -> Binary {
@@ -80,7 +74,7 @@ async fn start_binary(upstream_uri: &str, drain_secs: u64) -> Binary {
         );
     let path = certs.dir.path().join("mongoward.toml");
     std::fs::write(&path, text).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    let child = command()
         .arg("run")
         .arg("--config")
         .arg(&path)
@@ -88,15 +82,9 @@ async fn start_binary(upstream_uri: &str, drain_secs: u64) -> Binary {
         .stderr(Stdio::null())
         .spawn()
         .expect("start mongoward");
+    let child = Reaper(child);
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let start = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "binary never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_listening(addr, Duration::from_secs(20), "the binary").await;
     let ca = certs.ca.clone();
     Binary {
         child,
@@ -160,7 +148,7 @@ async fn sigterm_finishes_the_in_flight_command_and_exits_zero() {
     let mut c = send_slow_find(&bin).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sent = Instant::now();
-    signal(&bin.child, "-TERM");
+    signal(&bin.child.0, "-TERM");
 
     // New connections are refused while the command is still running.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -168,7 +156,7 @@ async fn sigterm_finishes_the_in_flight_command_and_exits_zero() {
         TcpStream::connect(bin.addr).await.is_err(),
         "listener closed"
     );
-    assert!(bin.child.try_wait().unwrap().is_none(), "still draining");
+    assert!(bin.child.0.try_wait().unwrap().is_none(), "still draining");
 
     let frame = c
         .read_frame()
@@ -188,7 +176,7 @@ async fn sigterm_finishes_the_in_flight_command_and_exits_zero() {
     assert!(m.body().get_document("cursor").is_ok(), "a find result");
     assert!(c.closed().await, "the session closes after its command");
 
-    let status = wait_exit(&mut bin.child, Duration::from_secs(10))
+    let status = wait_exit(&mut bin.child.0, Duration::from_secs(10))
         .await
         .expect("exits within the drain timeout");
     assert_eq!(status.code(), Some(0));
@@ -211,9 +199,9 @@ async fn sigterm_completes_a_half_received_message() {
     let (first, rest) = frame.split_at(1000);
     c.send(first).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&bin.child, "-TERM");
+    signal(&bin.child.0, "-TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(bin.child.try_wait().unwrap().is_none(), "still draining");
+    assert!(bin.child.0.try_wait().unwrap().is_none(), "still draining");
     c.send(rest).await;
     let reply = c
         .read_frame()
@@ -226,7 +214,7 @@ async fn sigterm_completes_a_half_received_message() {
     };
     assert_eq!(m.body().get_i32("n").ok(), Some(1), "{:?}", m.body());
     assert!(c.closed().await, "the session closes after that message");
-    let status = wait_exit(&mut bin.child, Duration::from_secs(10))
+    let status = wait_exit(&mut bin.child.0, Duration::from_secs(10))
         .await
         .expect("exits within the drain timeout");
     assert_eq!(status.code(), Some(0));
@@ -240,15 +228,15 @@ async fn a_second_sigint_exits_at_once() {
     let mut bin = start_binary(&format!("mongodb://{relay}/?directConnection=true"), 60).await;
     let _c = send_slow_find(&bin).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&bin.child, "-INT");
+    signal(&bin.child.0, "-INT");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        bin.child.try_wait().unwrap().is_none(),
+        bin.child.0.try_wait().unwrap().is_none(),
         "first SIGINT drains"
     );
     let second = Instant::now();
-    signal(&bin.child, "-INT");
-    let status = wait_exit(&mut bin.child, Duration::from_secs(2))
+    signal(&bin.child.0, "-INT");
+    let status = wait_exit(&mut bin.child.0, Duration::from_secs(2))
         .await
         .expect("second SIGINT exits now");
     assert_eq!(status.code(), Some(130));
@@ -260,7 +248,7 @@ fn bad_config_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[server\n").unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_mongoward"))
+    let status = command()
         .arg("run")
         .arg("--config")
         .arg(&path)

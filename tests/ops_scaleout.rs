@@ -7,26 +7,17 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
+use common::binary::{wait_listening, Reaper};
 use common::raw::{tcp_from, RawClient};
 use common::{certs, config_text, free_port, repo, Upstream};
 use mongoward::config::Config;
 use mongoward::proxy::Running;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-struct Haproxy(Child);
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn haproxy_bin() -> Option<String> {
     ["haproxy", "/usr/sbin/haproxy"]
@@ -45,7 +36,7 @@ async fn start_haproxy(
     bin: &str,
     dir: &std::path::Path,
     backends: [SocketAddr; 2],
-) -> (Haproxy, SocketAddr) {
+) -> (Reaper, SocketAddr) {
     let example = std::fs::read_to_string(repo().join("docs/scale-out/haproxy.cfg")).unwrap();
     let port = free_port();
     let cfg = example
@@ -62,16 +53,10 @@ async fn start_haproxy(
         .stderr(Stdio::null())
         .spawn()
         .expect("start haproxy");
+    let haproxy = Reaper(child);
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let start = Instant::now();
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "haproxy never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (Haproxy(child), addr)
+    wait_listening(addr, Duration::from_secs(10), "haproxy").await;
+    (haproxy, addr)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,25 +2,13 @@
 //! exactly the process serving that file; logs into a pipe carry no colour codes; a clean
 //! shutdown ends with a final line and removes the pid file.
 
-use std::io::BufRead;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mongoward"))
-}
-
-/// Kills the spawned proxy however the test ends.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::binary::{self, command as bin};
 
 fn config(dir: &Path, server_extra: &str) -> std::path::PathBuf {
     let c = mongoward::tls::dev_certs::generate(&[]).expect("certs");
@@ -35,38 +23,9 @@ fn config(dir: &Path, server_extra: &str) -> std::path::PathBuf {
     path
 }
 
-/// Every stderr line of `child`, as they come.
-fn lines(child: &mut Child) -> Receiver<String> {
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// Waits for a line containing `needle`; returns every line seen up to it.
 fn wait_line(rx: &Receiver<String>, needle: &str) -> Result<Vec<String>, Vec<String>> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let hit = line.contains(needle);
-                seen.push(line);
-                if hit {
-                    return Ok(seen);
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    Err(seen)
+    binary::wait_line(rx, needle, Duration::from_secs(15))
 }
 
 #[test]
@@ -85,16 +44,7 @@ fn reload_signals_the_process_in_the_pid_file() {
     assert!(String::from_utf8_lossy(&check.stderr).contains("server.pid_file"));
     std::fs::create_dir(dir.path().join("run")).expect("mkdir");
 
-    let mut child = bin()
-        .args(["run", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mongoward");
-    let rx = lines(&mut child);
-    let reaper = Reaper(child);
+    let (reaper, rx) = binary::run_logged(&[], &path);
     let started = wait_line(&rx, "ready").expect("the proxy starts");
     let pid = std::fs::read_to_string(&pid_path).expect("pid file written");
     assert_eq!(pid.trim(), reaper.0.id().to_string());

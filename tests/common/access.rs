@@ -1,9 +1,7 @@
 //! Helpers for the network-gate tests: configs with chosen listeners and access lists,
 //! liveness probes from chosen loopback source addresses, polling with deadlines.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
 
 use bson::rawdoc;
 use time::format_description::well_known::Rfc3339;
@@ -130,22 +128,6 @@ pub async fn assert_refused_before_tls(source: &str, to: SocketAddr, prefix: &[u
         got, 0,
         "{source}: no TLS byte may come back from a refused client"
     );
-}
-
-/// Polls `cond` every 20 ms until it holds or `within` passes; returns the time it took.
-pub async fn eventually<F, Fut>(within: Duration, mut cond: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if cond().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 /// Refusals counted by the proxy so far.

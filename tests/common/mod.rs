@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod binary;
+pub mod postgres;
+pub mod pymongo;
 pub mod raw;
 pub mod silent_upstream;
 
@@ -162,8 +165,14 @@ pub struct Certs {
 }
 
 pub fn certs() -> Certs {
+    certs_naming(&[])
+}
+
+/// Development certificates that also name `names` (TLS SNI names of clusters).
+pub fn certs_naming(names: &[&str]) -> Certs {
     let dir = tempfile::tempdir().expect("tempdir");
-    let c = mongoward::tls::dev_certs::generate(&[]).expect("generate certs");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let c = mongoward::tls::dev_certs::generate(&names).expect("generate certs");
     let p = mongoward::tls::dev_certs::write(dir.path(), &c).expect("write certs");
     Certs {
         ca: p.ca,
@@ -288,6 +297,22 @@ impl Proxy {
     }
 }
 
+/// Polls `cond` every 20 ms until it holds or `within` passes; returns the time it took.
+pub async fn eventually<F, Fut>(within: Duration, mut cond: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if cond().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
 /// Runs a client program to completion with a deadline; returns (success, stdout+stderr).
 pub fn run_client(mut cmd: Command, deadline: Duration) -> (bool, String) {
     let child = cmd
@@ -311,6 +336,14 @@ pub fn run_client(mut cmd: Command, deadline: Duration) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// A time `secs` from now in RFC 3339, as configuration files and the API take dates
+/// (made from the clock: nothing committed depends on the calendar).
+pub fn rfc3339_in(secs: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format a date")
 }
 
 /// Percent-encodes a URI userinfo part.

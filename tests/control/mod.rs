@@ -1,56 +1,68 @@
 //! Harness for the control-plane tests: a real `mongoward` binary with `[control_plane]`
-//! on a real SQLite file, its admin API reached over real HTTPS with reqwest (rustls).
+//! on a real SQLite file or a real PostgreSQL cluster, its admin API reached over real HTTPS
+//! with reqwest (rustls).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::binary::{command, Reaper};
+use crate::common::postgres::Postgres;
 use crate::common::{certs, free_port, Certs};
 
+/// One `mongoward run` in store mode. Fields drop in order: the process before the
+/// PostgreSQL cluster it uses.
 pub struct ControlPlane {
-    pub child: Child,
+    pub child: Reaper,
     pub api: String,
     pub data_addr: String,
     pub certs: Certs,
     pub config: PathBuf,
+    /// The store's URL, for tests that read it directly.
+    pub store_url: String,
     pub org_id: String,
     pub client_id: String,
     pub client_secret: String,
     pub http: reqwest::Client,
+    /// The PostgreSQL cluster this instance started, if it did.
+    pub pg: Option<Postgres>,
 }
 
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Where the control plane keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_mongoward"))
+/// A control plane on SQLite (a file in its temporary directory).
+pub async fn start() -> ControlPlane {
+    start_on(Backend::Sqlite)
+        .await
+        .expect("SQLite needs nothing installed")
 }
 
 /// Writes the config, runs `admin init`, starts `mongoward run`, waits for the API.
-pub async fn start() -> ControlPlane {
+/// `None` (the test skips, with a message) when PostgreSQL's binaries are not installed.
+pub async fn start_on(backend: Backend) -> Option<ControlPlane> {
     let certs = certs();
-    let api_port = free_port();
-    let data_port = free_port();
-    let db = certs.dir.path().join("state.db");
-    let config = certs.dir.path().join("mongoward.toml");
-    let text = format!(
-        "[server]\nlisten = [\"127.0.0.1:{data_port}\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
-         [control_plane]\nstore = \"sqlite://{}\"\nlisten = [\"127.0.0.1:{api_port}\"]\n",
-        certs.cert,
-        certs.key,
-        db.display()
-    );
-    std::fs::write(&config, text).expect("write config");
-    let out = Command::new(binary())
+    let (store_url, pg) = match backend {
+        Backend::Sqlite => {
+            let db = certs.dir.path().join("state.db");
+            (format!("sqlite://{}", db.display()), None)
+        }
+        Backend::Postgres => {
+            let pg = Postgres::start()?;
+            (pg.url(), Some(pg))
+        }
+    };
+    let config = write_config(&certs, &store_url);
+    let out = command()
         .args(["admin", "init", "--config"])
-        .arg(&config)
+        .arg(&config.path)
         .args(["--org-name", "test-org"])
         .output()
         .expect("run admin init");
@@ -60,9 +72,55 @@ pub async fn start() -> ControlPlane {
         String::from_utf8_lossy(&out.stderr)
     );
     let line: Value = serde_json::from_slice(&out.stdout).expect("admin init prints one JSON line");
-    let child = Command::new(binary())
+    let owner = Owner {
+        org_id: line["orgId"].as_str().expect("orgId").into(),
+        client_id: line["clientId"].as_str().expect("clientId").into(),
+        client_secret: line["clientSecret"].as_str().expect("clientSecret").into(),
+    };
+    Some(launch(certs, config, store_url, owner, pg).await)
+}
+
+/// The organization `admin init` made and its first owner's credentials.
+struct Owner {
+    org_id: String,
+    client_id: String,
+    client_secret: String,
+}
+
+struct ConfigFile {
+    path: PathBuf,
+    api_port: u16,
+    data_port: u16,
+}
+
+fn write_config(certs: &Certs, store_url: &str) -> ConfigFile {
+    let api_port = free_port();
+    let data_port = free_port();
+    let path = certs.dir.path().join("mongoward.toml");
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:{data_port}\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
+         [control_plane]\nstore = {store_url:?}\nlisten = [\"127.0.0.1:{api_port}\"]\n",
+        certs.cert, certs.key,
+    );
+    std::fs::write(&path, text).expect("write config");
+    ConfigFile {
+        path,
+        api_port,
+        data_port,
+    }
+}
+
+/// Starts `mongoward run` on `config` and waits until its admin API answers.
+async fn launch(
+    certs: Certs,
+    config: ConfigFile,
+    store_url: String,
+    owner: Owner,
+    pg: Option<Postgres>,
+) -> ControlPlane {
+    let child = command()
         .args(["run", "--config"])
-        .arg(&config)
+        .arg(&config.path)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -74,15 +132,17 @@ pub async fn start() -> ControlPlane {
         .build()
         .expect("reqwest client");
     let cp = ControlPlane {
-        child,
-        api: format!("https://localhost:{api_port}"),
-        data_addr: format!("127.0.0.1:{data_port}"),
+        child: Reaper(child),
+        api: format!("https://localhost:{}", config.api_port),
+        data_addr: format!("127.0.0.1:{}", config.data_port),
         certs,
-        config,
-        org_id: line["orgId"].as_str().expect("orgId").into(),
-        client_id: line["clientId"].as_str().expect("clientId").into(),
-        client_secret: line["clientSecret"].as_str().expect("clientSecret").into(),
+        config: config.path,
+        store_url,
+        org_id: owner.org_id,
+        client_id: owner.client_id,
+        client_secret: owner.client_secret,
         http,
+        pg,
     };
     let start = Instant::now();
     loop {
@@ -104,6 +164,33 @@ pub async fn start() -> ControlPlane {
 }
 
 impl ControlPlane {
+    /// Another instance (its own certificates, API and data ports) on the same store, for
+    /// the same organization: no `admin init`.
+    pub async fn another(&self) -> ControlPlane {
+        let certs = certs();
+        let config = write_config(&certs, &self.store_url);
+        let owner = Owner {
+            org_id: self.org_id.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+        };
+        launch(certs, config, self.store_url.clone(), owner, None).await
+    }
+
+    /// The store's revision and every record, read directly (not through the API).
+    pub async fn store_dump(&self) -> (i64, Vec<(String, i64, Value)>) {
+        let store = mongoward::control::Store::open(&self.store_url, None)
+            .await
+            .expect("open the store");
+        let rev = store.revision().await.expect("revision");
+        let items = store.list("").await.expect("list the store");
+        let items = items
+            .into_iter()
+            .map(|i| (i.key, i.revision, i.value))
+            .collect();
+        (rev, items)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}/api/atlas/v2{path}", self.api)
     }
