@@ -35,17 +35,22 @@ pub fn binary() -> PathBuf {
 
 /// Writes the config, runs `admin init`, starts `mongoward run`, waits for the API.
 pub async fn start() -> ControlPlane {
+    start_on(None).await
+}
+
+/// [`start`] on the store `url` (an empty PostgreSQL database, say) instead of a fresh
+/// SQLite file.
+pub async fn start_on(url: Option<&str>) -> ControlPlane {
     let certs = certs();
     let api_port = free_port();
     let data_port = free_port();
     let db = certs.dir.path().join("state.db");
+    let store = url.map_or_else(|| format!("sqlite://{}", db.display()), str::to_string);
     let config = certs.dir.path().join("mongoward.toml");
     let text = format!(
         "[server]\nlisten = [\"127.0.0.1:{data_port}\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
-         [control_plane]\nstore = \"sqlite://{}\"\nlisten = [\"127.0.0.1:{api_port}\"]\n",
-        certs.cert,
-        certs.key,
-        db.display()
+         [control_plane]\nstore = {store:?}\nlisten = [\"127.0.0.1:{api_port}\"]\n",
+        certs.cert, certs.key,
     );
     std::fs::write(&config, text).expect("write config");
     let out = Command::new(binary())
