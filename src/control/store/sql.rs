@@ -393,6 +393,13 @@ mod tests {
         }
     }
 
+    fn check(expect: Expect) -> Op {
+        Op::Check {
+            key: "k".into(),
+            expect,
+        }
+    }
+
     #[test]
     fn expectations_table() {
         let conflict = Err(StoreError::Conflict { key: "k".into() });
@@ -410,11 +417,39 @@ mod tests {
             (del(Expect::Absent), None, missing.clone()),
             (del(Expect::Absent), Some(1), conflict.clone()),
             (del(Expect::Revision(3)), Some(3), Ok(())),
-            (del(Expect::Revision(4)), Some(3), conflict),
-            (del(Expect::Revision(4)), None, missing),
+            (del(Expect::Revision(4)), Some(3), conflict.clone()),
+            (del(Expect::Revision(4)), None, missing.clone()),
+            (check(Expect::Any), Some(3), Ok(())),
+            (check(Expect::Any), None, missing.clone()),
+            (check(Expect::Absent), None, Ok(())),
+            (check(Expect::Absent), Some(3), conflict.clone()),
+            (check(Expect::Revision(3)), Some(3), Ok(())),
+            (check(Expect::Revision(2)), Some(3), conflict),
+            (check(Expect::Revision(3)), None, missing),
         ];
         for (op, current, want) in cases {
-            assert_eq!(check(&op, current), want, "{op:?} on {current:?}");
+            assert_eq!(super::check(&op, current), want, "{op:?} on {current:?}");
+        }
+    }
+
+    #[test]
+    fn prefix_ends_bound_exactly_the_prefix() {
+        assert_eq!(prefix_end("groups/").as_deref(), Some("groups0"));
+        assert_eq!(prefix_end("a").as_deref(), Some("b"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
+        for (prefix, key) in [
+            ("p/", "p/\u{10FFFF}\u{10FFFF}"),
+            ("p/é", "p/éz"),
+            ("x", "x"),
+        ] {
+            let end = prefix_end(prefix).unwrap();
+            assert!(
+                key.starts_with(prefix) && key < end.as_str(),
+                "{key} < {end}"
+            );
         }
     }
 }
