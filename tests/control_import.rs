@@ -2,8 +2,11 @@
 //! moves into a project of a real SQLite store, and a store-mode file refuses policy tables.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 
 use mongoward::config::Config;
+use mongoward::control::api::events::Event;
 use mongoward::control::model::{self, CustomRole, DatabaseUser, Org, OrgSettings};
 use mongoward::control::{Expect, Op, Store};
 
@@ -127,6 +130,41 @@ async fn import_moves_the_file_policy_into_a_project_once() {
         .unwrap()
         .is_some());
 
+    // One event per imported item, with Atlas's event types, by "admin import".
+    let events: Vec<Event> = store
+        .list(&format!("events/{org}/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| serde_json::from_value(i.value).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor == "admin import" && e.group_id.as_deref() == Some(gid.as_str())),
+        "{events:?}"
+    );
+    let mut got: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let what = e.target.clone().or(e.target_username.clone());
+            (e.event_type_name.as_str(), what.unwrap_or_default())
+        })
+        .collect();
+    got.sort();
+    let s = |v: &str| v.to_string();
+    assert_eq!(
+        got,
+        [
+            ("CLUSTER_CREATED", s("prod")),
+            ("GROUP_CREATED", s("prod")),
+            ("MONGODB_ROLE_ADDED", s("ordersReader")),
+            ("MONGODB_USER_ADDED", s("app")),
+            ("NETWORK_PERMISSION_ENTRY_ADDED", s("10.0.0.0/8")),
+            ("NETWORK_PERMISSION_ENTRY_ADDED", s("192.0.2.7")),
+        ]
+    );
+
     // The imported records compile back into the same policy the file gave.
     let items = store.list("groups/").await.unwrap();
     let (projects, warnings) = mongoward::control::policy::group_items(&items);
@@ -196,4 +234,62 @@ async fn import_refuses_what_atlas_cannot_express() {
         vec![],
         "nothing was written"
     );
+}
+
+/// The same import into a PostgreSQL store: records and their events in one transaction.
+#[tokio::test]
+async fn import_into_postgres_writes_one_event_per_item() {
+    let Some(pg) = postgres::Postgres::start() else {
+        return;
+    };
+    let certs = common::certs();
+    let path = certs.dir.path().join("mongoward.toml");
+    std::fs::write(&path, file_text(&certs, &pg.url(), POLICY)).unwrap();
+    let store = Store::open(&pg.url(), None).await.unwrap();
+    let org = model::new_id();
+    let rec = Org {
+        id: org.clone(),
+        name: "acme".into(),
+        settings: OrgSettings::default(),
+    };
+    store
+        .apply(vec![Op::Put {
+            key: model::org_key(&org),
+            value: serde_json::to_value(rec).unwrap(),
+            expect: Expect::Absent,
+        }])
+        .await
+        .unwrap();
+    let report = mongoward::control::import::import(&path, "prod")
+        .await
+        .unwrap();
+    let events: Vec<Event> = store
+        .list(&format!("events/{org}/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| serde_json::from_value(i.value).unwrap())
+        .collect();
+    let mut kinds: Vec<&str> = events.iter().map(|e| e.event_type_name.as_str()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "CLUSTER_CREATED",
+            "GROUP_CREATED",
+            "MONGODB_ROLE_ADDED",
+            "NETWORK_PERMISSION_ENTRY_ADDED",
+            "NETWORK_PERMISSION_ENTRY_ADDED",
+        ]
+    );
+    assert!(events
+        .iter()
+        .all(|e| e.actor == "admin import"
+            && e.group_id.as_deref() == Some(report.group_id.as_str())));
+    let changed = store.changes_since(0).await.unwrap().unwrap();
+    let last = changed.last().unwrap().revision;
+    assert!(changed
+        .iter()
+        .filter(|c| c.revision == last)
+        .any(|c| c.key.starts_with("events/")));
 }

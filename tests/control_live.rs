@@ -16,7 +16,8 @@ use common::{eventually, free_port, rfc3339_in, Certs, Upstream};
 use mongoward::config::Config;
 use mongoward::control::model::{self, AccessEntry, Cluster, DatabaseUser, Org, Project};
 use mongoward::control::model::{OrgSettings, RoleAssignment, Upstream as UpstreamRec};
-use mongoward::control::{Expect, Op, Store};
+use mongoward::control::policy::CompileOptions;
+use mongoward::control::{sync_once, Expect, Op, Store};
 use mongoward::gates::credentials::Mechanism;
 use mongoward::proxy::Running;
 use serde_json::to_value;
@@ -450,4 +451,85 @@ async fn postgres_two_instances_follow_one_store() {
         );
     }
     assert_eq!(stats.store_up.load(Ordering::Relaxed), 1);
+}
+
+/// A follower whose revision fell behind the change log's pruned horizon reloads the whole
+/// policy, even when every change it can still see is outside the projects.
+async fn behind_a_prune(url: &str, certs: &Certs, upstream: &Upstream, n: usize) {
+    let store = Store::open(url, None).await.unwrap();
+    let gid = project(&store, &model::new_id()).await;
+    store
+        .apply(vec![
+            cluster(&gid, "default", &upstream.uri, None, &[]),
+            entry(&gid, "127.0.0.1/32", None),
+            user(&gid, "early"),
+        ])
+        .await
+        .unwrap();
+    // A store-mode proxy whose follower this test drives by hand.
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
+         [control_plane]\nstore = {url:?}\n",
+        certs.cert, certs.key
+    );
+    let path = certs.dir.path().join(format!("mongoward-manual-{n}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let config = Config::load(&path).unwrap();
+    let running = mongoward::proxy::start(&config).await.unwrap();
+    let live = running.live();
+    live.set_store_mode();
+    let opts = CompileOptions {
+        base: certs.dir.path().into(),
+        max_temporary_days: 7,
+    };
+    let addr = running.tls_addrs[0];
+    let r0 = sync_once(&store, &live, &opts, None).await.unwrap();
+    assert!(login(addr, &certs.ca, "early").await.is_ok());
+
+    // The policy changes, then enough other writes follow that a prune drops those changes.
+    store
+        .apply(vec![
+            delete(model::db_user_key(&gid, "admin", "early")),
+            user(&gid, "late"),
+        ])
+        .await
+        .unwrap();
+    for i in 0..20 {
+        store
+            .apply(vec![put(format!("tokens/prune-{i}"), serde_json::json!(i))])
+            .await
+            .unwrap();
+    }
+    assert!(store.prune_changes(5).await.unwrap() > 0);
+    assert!(store.horizon().await.unwrap() > r0);
+    let generation = live.generation();
+    let r1 = sync_once(&store, &live, &opts, Some(r0)).await.unwrap();
+    assert_eq!(r1, store.revision().await.unwrap());
+    assert!(
+        live.generation() > generation,
+        "a full reload was installed"
+    );
+    assert!(login(addr, &certs.ca, "late").await.is_ok(), "the new user");
+    assert!(
+        login(addr, &certs.ca, "early").await.is_err(),
+        "the deleted user"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_follower_behind_a_prune_reloads() {
+    let upstream = Upstream::start();
+    let certs = certs();
+    let url = format!("sqlite://{}", certs.dir.path().join("state.db").display());
+    behind_a_prune(&url, &certs, &upstream, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_follower_behind_a_prune_reloads() {
+    let Some(pg) = postgres::Postgres::start() else {
+        return;
+    };
+    let upstream = Upstream::start();
+    let certs = certs();
+    behind_a_prune(&pg.url(), &certs, &upstream, 0).await;
 }

@@ -178,7 +178,11 @@ async fn change_feed(a: &Store, b: &Store) {
         ])
         .await
         .unwrap();
-    let changes = b.changes_since(start).await.unwrap();
+    let changes = b
+        .changes_since(start)
+        .await
+        .unwrap()
+        .expect("nothing pruned");
     let got: Vec<_> = changes
         .iter()
         .map(|c| (c.revision, c.key.as_str(), c.kind))
@@ -191,12 +195,169 @@ async fn change_feed(a: &Store, b: &Store) {
             (r2, "f/y", ChangeKind::Put),
         ]
     );
-    assert!(b.changes_since(r2).await.unwrap().is_empty());
+    assert_eq!(b.changes_since(r2).await.unwrap(), Some(vec![]));
     // The other handle's watch reaches r2 (the timeout only guards against a hang).
     tokio::time::timeout(Duration::from_secs(30), seen.wait_for(|r| *r >= r2))
         .await
         .expect("watch never saw the write")
         .unwrap();
+}
+
+/// Listing by prefix returns exactly the keys under it, whatever bytes they hold ('_', '%',
+/// punctuation a collation would reorder, the largest code point), and never the events.
+async fn prefix_ranges(store: &Store) {
+    let inside = [
+        "p/a",
+        "p/a%",
+        "p/a-b",
+        "p/a_b",
+        "p/A",
+        "p/\u{10FFFF}",
+        "p/\u{10FFFF}x",
+        "p/é",
+    ];
+    let outside = [
+        "p",
+        "p0",
+        "p.",
+        "p-a",
+        "P/a",
+        "events/p/a",
+        "q/a",
+        "p\u{10FFFF}",
+    ];
+    let ops = inside
+        .iter()
+        .chain(&outside)
+        .map(|k| put(k, json!(k), Expect::Any))
+        .collect();
+    store.apply(ops).await.unwrap();
+    let keys: Vec<String> = store
+        .list("p/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    let mut want: Vec<String> = inside.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    assert_eq!(keys, want, "byte order, nothing outside the prefix");
+    let top: Vec<String> = store
+        .list("p/\u{10FFFF}")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(top, ["p/\u{10FFFF}", "p/\u{10FFFF}x"]);
+    let all = store.list("").await.unwrap();
+    assert!(all.len() >= inside.len() + outside.len());
+    // The plan is an index range, not a table scan (which would read every event too).
+    let plan = store.list_plan("groups/").await.unwrap();
+    println!("{} list plan: {plan}", store.kind());
+    if store.kind() == "sqlite" {
+        assert!(
+            plan.contains("USING INDEX") && plan.contains("key>? AND key<?"),
+            "{plan}"
+        );
+    } else {
+        assert!(
+            plan.contains("Index") && plan.contains("kv_key_bytes"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+}
+
+/// Pruning keeps the newest revisions; asking from below the horizon answers None.
+async fn pruning(store: &Store) {
+    let start = store.revision().await.unwrap();
+    for i in 0..30 {
+        store
+            .apply(vec![put(&format!("prune/{i}"), json!(i), Expect::Any)])
+            .await
+            .unwrap();
+    }
+    let now = store.revision().await.unwrap();
+    let gone = store.prune_changes(10).await.unwrap();
+    assert!(gone >= 20, "pruned {gone}");
+    assert_eq!(store.horizon().await.unwrap(), now - 10);
+    assert_eq!(store.changes_since(start).await.unwrap(), None);
+    assert_eq!(store.changes_since(now - 11).await.unwrap(), None);
+    let kept = store
+        .changes_since(now - 10)
+        .await
+        .unwrap()
+        .expect("complete");
+    assert_eq!(kept.len(), 10);
+    assert_eq!(kept.first().map(|c| c.revision), Some(now - 9));
+    // Pruning again with a larger window never lowers the horizon; records stay.
+    assert_eq!(store.prune_changes(1000).await.unwrap(), 0);
+    assert_eq!(store.horizon().await.unwrap(), now - 10);
+    assert_eq!(store.list("prune/").await.unwrap().len(), 30);
+}
+
+/// `Op::exists` fails the whole apply when its key is missing; `DeletePrefix` removes
+/// exactly its range and logs each key.
+async fn guards_and_prefix_delete(store: &Store) {
+    let err = store
+        .apply(vec![
+            put("g/1/child", json!(1), Expect::Absent),
+            Op::exists("g/1"),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::NotFound { key: "g/1".into() });
+    assert_eq!(store.get("g/1/child").await.unwrap(), None);
+    store
+        .apply(vec![
+            put("g/1", json!(1), Expect::Absent),
+            put("g/1/a", json!(1), Expect::Absent),
+            put("g/1/b/c", json!(1), Expect::Absent),
+            put("g/10", json!(1), Expect::Absent),
+        ])
+        .await
+        .unwrap();
+    let before = store.revision().await.unwrap();
+    let rev = store
+        .apply(vec![
+            Op::DeletePrefix {
+                prefix: "g/1/".into(),
+            },
+            del("g/1", Expect::Any),
+        ])
+        .await
+        .unwrap();
+    let keys: Vec<String> = store
+        .list("g/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(keys, ["g/10"]);
+    let log: Vec<_> = store
+        .changes_since(before)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.revision, c.key, c.kind))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (rev, "g/1".to_string(), ChangeKind::Delete),
+            (rev, "g/1/a".to_string(), ChangeKind::Delete),
+            (rev, "g/1/b/c".to_string(), ChangeKind::Delete),
+        ]
+    );
+    let empty = store
+        .apply(vec![Op::DeletePrefix {
+            prefix: String::new(),
+        }])
+        .await;
+    assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
 }
 
 mod sqlite {
@@ -221,6 +382,9 @@ mod sqlite {
         let b = open(&dir).await;
         no_lost_update(&a, &b).await;
         change_feed(&a, &b).await;
+        prefix_ranges(&a).await;
+        pruning(&a).await;
+        guards_and_prefix_delete(&a).await;
         let wal = std::fs::metadata(dir.path().join("state.db-wal"));
         assert!(wal.is_ok(), "the database runs in WAL mode");
     }
@@ -256,6 +420,34 @@ mod pg {
         let b = Store::open(&pg.url(), None).await.unwrap();
         no_lost_update(&a, &b).await;
         change_feed(&a, &b).await;
+        prefix_ranges(&a).await;
+        pruning(&a).await;
+        guards_and_prefix_delete(&a).await;
+    }
+
+    /// A database whose collation is not byte order (ICU en-US puts '-' and '/' by other
+    /// rules): listing by prefix still returns exactly the prefix, in byte order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_prefix_ranges_under_a_linguistic_collation() {
+        let Some(pg) = postgres::Postgres::start() else {
+            return;
+        };
+        let admin = Store::open(&pg.url(), None).await.unwrap();
+        drop(admin);
+        let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+        let made = sqlx::query(
+            "CREATE DATABASE icu TEMPLATE template0 ENCODING 'UTF8' \
+             LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+        )
+        .execute(&pool)
+        .await;
+        if let Err(e) = made {
+            eprintln!("SKIPPED: this PostgreSQL cannot make an ICU database: {e}");
+            return;
+        }
+        let url = pg.url().replace("/postgres", "/icu");
+        let store = Store::open(&url, None).await.unwrap();
+        prefix_ranges(&store).await;
     }
 
     #[tokio::test]

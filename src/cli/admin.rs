@@ -5,7 +5,6 @@ use std::path::Path;
 
 use crate::control::bootstrap;
 use crate::control::config::ControlPlaneConfig;
-use crate::control::store::Store;
 
 /// Reads `[control_plane]` from the configuration file (only that section: `admin init`
 /// runs before any policy exists).
@@ -28,9 +27,7 @@ pub fn control_plane_section(path: &Path) -> Result<ControlPlaneConfig, String> 
 /// Runs `admin init`; answers the JSON line to print.
 pub async fn init(config: &Path, org_name: &str) -> Result<String, String> {
     let cfg = control_plane_section(config)?;
-    let store = Store::open(&cfg.store, cfg.password()?)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = cfg.open_store().await.map_err(|e| e.to_string())?;
     let out = bootstrap::init(&store, org_name)
         .await
         .map_err(|e| e.to_string())?;

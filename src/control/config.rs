@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::store::{Connect, Store, StoreError};
+
 /// The `[control_plane]` table. Its presence switches the deployment to store-managed
 /// policy: the TOML's own policy sections are then refused.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -25,7 +27,39 @@ pub struct ControlPlaneConfig {
     pub tls_cert_file: Option<PathBuf>,
     #[serde(default)]
     pub tls_key_file: Option<PathBuf>,
+    /// PostgreSQL TLS, with libpq's names: `disable`, `allow`, `prefer`, `require`,
+    /// `verify-ca`, `verify-full`. Unset: the URL's `sslmode`, else `PGSSLMODE`, else
+    /// `verify-full` (`prefer` for a loopback host or a Unix socket).
+    #[serde(default)]
+    pub store_sslmode: Option<String>,
+    /// CA certificate(s) (PEM) the PostgreSQL server's certificate must chain to; like the
+    /// URL's `sslrootcert`.
+    #[serde(default)]
+    pub store_ca_file: Option<PathBuf>,
+    /// How many of the newest revisions the change log keeps; older lines are pruned
+    /// every minute. A follower further behind reloads the whole policy.
+    #[serde(default = "default_changes_keep")]
+    pub changes_keep: u64,
 }
+
+/// Enough for a follower to ride out minutes of busy writes without a full reload,
+/// small enough that the log never outgrows the records.
+pub const DEFAULT_CHANGES_KEEP: u64 = 10_000;
+/// Below this, followers would reload on every hiccup.
+const MIN_CHANGES_KEEP: u64 = 100;
+
+fn default_changes_keep() -> u64 {
+    DEFAULT_CHANGES_KEEP
+}
+
+const SSLMODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
 
 impl ControlPlaneConfig {
     /// Resolves relative paths against the configuration file's directory, and a relative
@@ -35,6 +69,7 @@ impl ControlPlaneConfig {
             &mut self.password_file,
             &mut self.tls_cert_file,
             &mut self.tls_key_file,
+            &mut self.store_ca_file,
         ]
         .into_iter()
         .flatten()
@@ -72,7 +107,41 @@ impl ControlPlaneConfig {
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return Err("tls_cert_file and tls_key_file go together".into());
         }
+        if sqlite && (self.store_sslmode.is_some() || self.store_ca_file.is_some()) {
+            return Err("store_sslmode/store_ca_file: only for a postgres:// store".into());
+        }
+        if let Some(mode) = &self.store_sslmode {
+            if !SSLMODES.contains(&mode.as_str()) {
+                return Err(format!(
+                    "store_sslmode: '{mode}' is not one of {}",
+                    SSLMODES.join(", ")
+                ));
+            }
+        }
+        if self.changes_keep < MIN_CHANGES_KEEP {
+            return Err(format!(
+                "changes_keep: at least {MIN_CHANGES_KEEP} (default {DEFAULT_CHANGES_KEEP})"
+            ));
+        }
         Ok(())
+    }
+
+    /// Opens the store this table names (password, TLS settings and all).
+    pub async fn open_store(&self) -> Result<Store, StoreError> {
+        let password = self.password().map_err(StoreError::Invalid)?;
+        let ssl_mode = match &self.store_sslmode {
+            Some(m) => Some(
+                m.parse()
+                    .map_err(|e| StoreError::Invalid(format!("store_sslmode: {e}")))?,
+            ),
+            None => None,
+        };
+        let connect = Connect {
+            password,
+            ssl_mode,
+            ca_file: self.store_ca_file.clone(),
+        };
+        Store::open_with(&self.store, connect).await
     }
 
     /// The store password from the environment or the file (never logged).
@@ -105,6 +174,16 @@ mod tests {
     fn accepts_both_stores_and_refuses_the_rest() {
         assert!(cp(r#"store = "sqlite:///var/lib/mongoward/state.db""#).is_ok());
         assert!(cp("store = \"postgres://mw@127.0.0.1:5432/mw\"\npassword_env = \"PW\"").is_ok());
+        let tls = cp(
+            "store = \"postgres://h/db\"\nstore_sslmode = \"verify-full\"\n\
+                      store_ca_file = \"ca.pem\"\nchanges_keep = 500",
+        )
+        .unwrap();
+        assert_eq!(tls.changes_keep, 500);
+        assert_eq!(
+            cp(r#"store = "sqlite:///x.db""#).unwrap().changes_keep,
+            DEFAULT_CHANGES_KEEP
+        );
         let bad = [
             r#"store = "mysql://x""#,
             r#"store = "sqlite://""#,
@@ -112,6 +191,9 @@ mod tests {
             "store = \"postgres://h/db\"\npassword_env = \"A\"\npassword_file = \"f\"",
             "store = \"sqlite:///x.db\"\ntls_cert_file = \"c.pem\"",
             "store = \"sqlite:///x.db\"\nstroe = \"typo\"",
+            "store = \"sqlite:///x.db\"\nstore_sslmode = \"require\"",
+            "store = \"postgres://h/db\"\nstore_sslmode = \"verify_full\"",
+            "store = \"postgres://h/db\"\nchanges_keep = 10",
         ];
         for text in bad {
             assert!(cp(text).is_err(), "{text}");

@@ -3,6 +3,7 @@
 //! It wakes on every new revision (LISTEN/NOTIFY or polling, see `Store::watch`) and at
 //! least once a second. When a change touched a project, it reads every project, compiles
 //! them and installs the result (one atomic swap; the sweep then closes what was revoked).
+//! When the change log was pruned past the follower's revision, it reloads everything.
 //! When the store cannot be read, the last policy stays in force, temporary users and
 //! entries still expire by the clock, and `/metrics` shows how stale the policy is.
 
@@ -45,10 +46,12 @@ pub async fn sync_once(
         if rev == done {
             return Ok(rev);
         }
-        // Writes that touch no project (events, tokens) leave the data plane alone.
-        let changes = store.changes_since(done).await?;
-        if !changes.iter().any(|c| c.key.starts_with("groups/")) {
-            return Ok(changes.last().map_or(rev, |c| c.revision.max(rev)));
+        // Writes that touch no project (events, tokens) leave the data plane alone. When
+        // the change log was pruned past `done`, what changed is unknown: reload.
+        if let Some(changes) = store.changes_since(done).await? {
+            if !changes.iter().any(|c| c.key.starts_with("groups/")) {
+                return Ok(changes.last().map_or(rev, |c| c.revision.max(rev)));
+            }
         }
     }
     // One read of every project: a consistent snapshot at least as new as `rev`.

@@ -4,6 +4,8 @@
 //! FILE is the configuration with its new `[control_plane]` table *and* the policy tables
 //! still in it. The policy tables are validated exactly as file mode would, converted to
 //! records and written in one transaction (every key must be new: nothing is overwritten).
+//! Each imported item gets its activity-feed event (Atlas's event type, actor
+//! "admin import") in the same transaction.
 //! Afterwards the policy tables are deleted from FILE by the operator.
 
 use std::path::Path;
@@ -11,6 +13,7 @@ use std::path::Path;
 use thiserror::Error;
 use time::format_description::well_known::Rfc3339;
 
+use super::api::events::Event;
 use super::config::ControlPlaneConfig;
 use super::model::{
     self, atlas_action, AccessEntry, Cluster, CustomRole, DatabaseUser, InheritedRole, Org,
@@ -21,6 +24,9 @@ use crate::authz::role_config::{RoleConfig, RoleRef};
 use crate::config::{now_unix, ClusterConfig, Config, ConfigError};
 use crate::gates::access_list::{AccessEntryConfig, Strictness};
 use crate::gates::users::UserConfig;
+
+/// The actor of the events an import writes.
+pub const ACTOR: &str = "admin import";
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -72,32 +78,51 @@ pub async fn import(path: &Path, project_name: &str) -> Result<ImportReport, Imp
     // The rest is a file-mode configuration: validate it as file mode does.
     let rest = toml::to_string(&table).map_err(|e| bad(e.to_string()))?;
     let config = Config::parse(&rest, path, Strictness::Startup, now_unix())?;
-    let password = cp
-        .password()
+    cp.password()
         .map_err(|e| bad(format!("control_plane: {e}")))?;
-    let store = Store::open(&cp.store, password).await?;
+    let store = cp.open_store().await?;
     let org = only_org(&store).await?;
     let (project, created) = find_or_new_project(&store, &org, project_name).await?;
-    let mut ops = Vec::new();
+    let (org_id, gid) = (org.id.clone(), project.id.clone());
+    // One event per imported item, as the API would have written them.
+    let event = |kind: &str, target: Option<String>| {
+        let mut e = Event::system(kind, ACTOR, &org_id, target);
+        e.group_id = Some(gid.clone());
+        e
+    };
+    let mut items = Vec::new();
     if created {
-        ops.push(put_new(model::project_key(&project.id), &project)?);
+        let ev = event("GROUP_CREATED", Some(project.name.clone()));
+        items.push((put_new(model::project_key(&gid), &project)?, ev));
     }
-    let gid = project.id.clone();
     for (c, _) in &config.clusters {
         let rec = cluster_record(c, &gid);
-        ops.push(put_new(model::cluster_key(&gid, &c.name), &rec)?);
+        let ev = event("CLUSTER_CREATED", Some(c.name.clone()));
+        items.push((put_new(model::cluster_key(&gid, &c.name), &rec)?, ev));
     }
     for r in &config.file.roles {
         let rec = role_record(r, &gid)?;
-        ops.push(put_new(model::custom_role_key(&gid, &r.role), &rec)?);
+        let ev = event("MONGODB_ROLE_ADDED", Some(r.role.clone()));
+        items.push((put_new(model::custom_role_key(&gid, &r.role), &rec)?, ev));
     }
     for u in &config.file.users {
         let rec = user_record(u, &gid)?;
-        ops.push(put_new(model::db_user_key(&gid, &u.db, &u.user), &rec)?);
+        let ev = event("MONGODB_USER_ADDED", None).with_username(&u.user);
+        items.push((put_new(model::db_user_key(&gid, &u.db, &u.user), &rec)?, ev));
     }
     for e in &config.file.access_list {
         let rec = entry_record(e, &gid);
-        ops.push(put_new(model::access_entry_key(&gid, &e.cidr), &rec)?);
+        let ev = event("NETWORK_PERMISSION_ENTRY_ADDED", Some(e.cidr.clone()));
+        items.push((put_new(model::access_entry_key(&gid, &e.cidr), &rec)?, ev));
+    }
+    let mut ops = Vec::with_capacity(items.len() * 2 + 1);
+    if !created {
+        // The project must outlive the import (a concurrent delete makes it fail).
+        ops.push(model::project_guard(&gid));
+    }
+    for (op, ev) in items {
+        ops.push(op);
+        ops.push(put_new(ev.key(), &ev)?);
     }
     let revision = store.apply(ops).await.map_err(|e| match e {
         StoreError::Conflict { key } => ImportError::Setup(format!(
@@ -106,7 +131,7 @@ pub async fn import(path: &Path, project_name: &str) -> Result<ImportReport, Imp
         other => other.into(),
     })?;
     Ok(ImportReport {
-        org_id: org.id,
+        org_id,
         group_id: gid,
         created_project: created,
         clusters: config.clusters.len(),

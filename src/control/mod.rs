@@ -16,4 +16,4 @@ pub mod run;
 pub mod store;
 
 pub use follower::{start_follower, sync_once};
-pub use store::{Change, ChangeKind, Expect, Item, Op, Revision, Store, StoreError};
+pub use store::{Change, ChangeKind, Connect, Expect, Item, Op, Revision, Store, StoreError};

@@ -204,3 +204,11 @@ pub fn scram_credentials(
     }
     Ok(out)
 }
+
+/// The op that fails a write unless project `group_id` still exists (404 from the API).
+/// Every record created under a project carries it; a project delete removes its whole key
+/// range in its own transaction, so whichever commits second loses and no child is left
+/// without its project.
+pub fn project_guard(group_id: &str) -> crate::control::store::Op {
+    crate::control::store::Op::exists(project_key(group_id))
+}

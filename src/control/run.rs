@@ -11,6 +11,9 @@ use super::store::{Store, StoreError};
 use crate::config::Config;
 use crate::proxy::Running;
 
+/// How often each instance prunes the change log.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// The store-mode half of a running instance.
 pub struct ControlPlane {
     /// The opened store (cp-api's admin API serves from the same handle).
@@ -24,8 +27,7 @@ pub async fn start(config: &Config, running: &Running) -> Result<Option<ControlP
     let Some(cp) = &config.file.control_plane else {
         return Ok(None);
     };
-    let password = cp.password().map_err(StoreError::Invalid)?;
-    let store = Store::open(&cp.store, password).await?;
+    let store = cp.open_store().await?;
     let live = running.live();
     live.set_store_mode();
     let opts = CompileOptions {
@@ -52,5 +54,28 @@ pub async fn start(config: &Config, running: &Running) -> Result<Option<ControlP
         synced,
         live.shutdown_signal(),
     );
+    start_pruner(store.clone(), cp.changes_keep, live.shutdown_signal());
     Ok(Some(ControlPlane { store, follower }))
+}
+
+/// Prunes the change log every [`PRUNE_EVERY`] until `shutdown` turns true. Every instance
+/// runs one; the prune is idempotent and short.
+fn start_pruner(store: Store, keep: u64, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            match store.prune_changes(keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(store.pruned = n, "store.changes.pruned"),
+                Err(e) => tracing::debug!(error = %e, "store.changes.prune_failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
 }

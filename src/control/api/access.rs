@@ -155,6 +155,7 @@ pub async fn create(
             Some(value),
         ));
     }
+    ops.push(crate::control::model::project_guard(&group_id));
     state.write_many(ops, events).await?;
     let entries = all(&state, &group_id).await?;
     let page = PageQuery::default().check()?;

@@ -284,6 +284,7 @@ pub async fn create(
         expect: Expect::Absent,
     }];
     ops.extend(pin_roles(customs));
+    ops.push(crate::control::model::project_guard(&group_id));
     let ev = Event::new(
         "MONGODB_USER_ADDED",
         &caller,

@@ -395,6 +395,8 @@ pub async fn delete_group(
             expect: Expect::Revision(i.revision),
         })
         .collect();
+    // Children created since the list above (each checks that the project exists).
+    ops.push(Op::DeletePrefix { prefix });
     ops.push(Op::Delete {
         key: format!("groups/{group_id}"),
         expect: Expect::Revision(rev),

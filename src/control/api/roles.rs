@@ -197,11 +197,14 @@ pub async fn create(
         actions: to_actions(body.actions),
         inherited_roles: to_inherited(body.inherited_roles),
     };
-    let ops = vec![Op::Put {
-        key: custom_role_key(&group_id, &role.role_name),
-        value: to_value(&role)?,
-        expect: Expect::Absent,
-    }];
+    let ops = vec![
+        Op::Put {
+            key: custom_role_key(&group_id, &role.role_name),
+            value: to_value(&role)?,
+            expect: Expect::Absent,
+        },
+        crate::control::model::project_guard(&group_id),
+    ];
     let ev = Event::new(
         "MONGODB_ROLE_ADDED",
         &caller,
