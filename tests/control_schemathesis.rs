@@ -64,6 +64,8 @@ async fn schemathesis_finds_nothing() {
         .args(["--max-examples", "15"])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .arg(format!("--tls-verify={}", cp.certs.ca.display()))
+        // Its cache (`.schemathesis/`) goes to the run's temp dir, not the checkout.
+        .current_dir(cp.certs.dir.path())
         .env("SCHEMATHESIS_HOOKS", "")
         .env("NO_COLOR", "1");
     let (ok, out) = common::run_client(cmd, Duration::from_secs(900));
