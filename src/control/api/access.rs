@@ -5,13 +5,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use time::OffsetDateTime;
 
-use super::error::{ApiError, ApiErrorBody};
+use super::error::ApiError;
 use super::events::Event;
 use super::extract::{Body, PathParams, QueryParams};
 use super::oauth::to_value;
 use super::paging::{PageQuery, Paged};
-use super::state::{Caller, Shared};
-use super::types::{AccessEntryBody, AccessStatus};
+use super::responses::{ApiErrors, Delete, List, Read, Write};
+use super::state::{Caller, InGroup, Shared};
+use super::types::{AccessEntries, AccessEntryBody, AccessStatus};
 use super::validate;
 use crate::control::authz::Operation;
 use crate::control::model::{access_entry_key, access_list_prefix, AccessEntry};
@@ -19,8 +20,7 @@ use crate::control::store::{Expect, Op};
 
 type R<T> = Result<T, ApiError>;
 
-/// Entries one POST may carry (Atlas's per-request limit).
-const MAX_PER_REQUEST: usize = 200;
+use super::types::MAX_ENTRIES as MAX_PER_REQUEST;
 
 /// Checks one entry and returns it in stored form (a CIDR block in canonical form).
 pub fn check_entry(group_id: &str, e: AccessEntryBody, now: OffsetDateTime) -> R<AccessEntry> {
@@ -87,36 +87,34 @@ async fn all(state: &Shared, group_id: &str) -> R<Vec<AccessEntryBody>> {
 /// `GET /groups/{groupId}/accessList`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/accessList", tag = "Project IP Access List",
     params(("groupId" = String, Path), PageQuery),
-    responses((status = 200, body = Paged<AccessEntryBody>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = Paged<AccessEntryBody>), ApiErrors<List>))]
 pub async fn list(
     State(state): State<Shared>,
     caller: Caller,
     PathParams(group_id): PathParams<String>,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> R<Json<Paged<AccessEntryBody>>> {
-    let page = q.check()?;
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::ListAccessList, &p)?;
-    let entries = all(&state, &group_id).await?;
-    Ok(Json(page.apply(
-        entries,
-        &format!("/api/atlas/v2/groups/{group_id}/accessList"),
-    )))
+    let what = InGroup {
+        op: Operation::ListAccessList,
+        records: access_list_prefix,
+        path: "accessList",
+    };
+    Ok(Json(
+        state
+            .list_in_group(&caller, &group_id, &q, what, view)
+            .await?,
+    ))
 }
 
 /// `POST /groups/{groupId}/accessList`: adds (or replaces) the entries given, answers the list.
 #[utoipa::path(post, path = "/api/atlas/v2/groups/{groupId}/accessList", tag = "Project IP Access List",
-    params(("groupId" = String, Path)), request_body = Vec<AccessEntryBody>,
-    responses((status = 201, body = Paged<AccessEntryBody>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    params(("groupId" = String, Path)), request_body = AccessEntries,
+    responses((status = 201, body = Paged<AccessEntryBody>), ApiErrors<Write>))]
 pub async fn create(
     State(state): State<Shared>,
     caller: Caller,
     PathParams(group_id): PathParams<String>,
-    Body(body): Body<Vec<AccessEntryBody>>,
+    Body(AccessEntries(body)): Body<AccessEntries>,
 ) -> R<(StatusCode, Json<Paged<AccessEntryBody>>)> {
     let (p, _) = state.project(&group_id).await?;
     caller.may_group(Operation::CreateAccessList, &p)?;
@@ -178,9 +176,7 @@ async fn load(state: &Shared, group_id: &str, value: &str) -> R<(AccessEntry, i6
 /// `GET /groups/{groupId}/accessList/{entryValue}` (a CIDR block URL-encoded: `%2F`)
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/accessList/{entryValue}", tag = "Project IP Access List",
     params(("groupId" = String, Path), ("entryValue" = String, Path)),
-    responses((status = 200, body = AccessEntryBody), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = AccessEntryBody), ApiErrors<Read>))]
 pub async fn get(
     State(state): State<Shared>,
     caller: Caller,
@@ -194,9 +190,7 @@ pub async fn get(
 /// `GET /groups/{groupId}/accessList/{entryValue}/status`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/accessList/{entryValue}/status", tag = "Project IP Access List",
     params(("groupId" = String, Path), ("entryValue" = String, Path)),
-    responses((status = 200, body = AccessStatus), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = AccessStatus), ApiErrors<Read>))]
 pub async fn status(
     State(state): State<Shared>,
     caller: Caller,
@@ -213,9 +207,7 @@ pub async fn status(
 /// `DELETE /groups/{groupId}/accessList/{entryValue}`
 #[utoipa::path(delete, path = "/api/atlas/v2/groups/{groupId}/accessList/{entryValue}", tag = "Project IP Access List",
     params(("groupId" = String, Path), ("entryValue" = String, Path)),
-    responses((status = 204), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+    responses((status = 204), ApiErrors<Delete>))]
 pub async fn delete(
     State(state): State<Shared>,
     caller: Caller,

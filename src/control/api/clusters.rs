@@ -7,12 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::error::{ApiError, ApiErrorBody};
+use super::error::ApiError;
 use super::events::Event;
 use super::extract::{Body, PathParams, QueryParams};
 use super::oauth::to_value;
 use super::paging::{PageQuery, Paged};
-use super::state::{Caller, Shared};
+use super::responses::{ApiErrors, Delete, List, Read, Write};
+use super::state::{Caller, InGroup, Shared};
 use super::types::{ClusterView, ConnectionStrings, CreateCluster, UpdateCluster, UpstreamBody};
 use super::validate;
 use crate::config::uri::UpstreamUri;
@@ -150,26 +151,22 @@ async fn load(state: &Shared, p: &Project, name: &str) -> R<(Cluster, i64)> {
 /// `GET /groups/{groupId}/clusters`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/clusters", tag = "Clusters",
     params(("groupId" = String, Path), PageQuery),
-    responses((status = 200, body = Paged<ClusterView>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = Paged<ClusterView>), ApiErrors<List>))]
 pub async fn list(
     State(state): State<Shared>,
     caller: Caller,
     PathParams(group_id): PathParams<String>,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> R<Json<Paged<ClusterView>>> {
-    let page = q.check()?;
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::ListClusters, &p)?;
-    let all = state
-        .list::<Cluster>(&format!("groups/{group_id}/clusters/"))
+    let what = InGroup {
+        op: Operation::ListClusters,
+        records: |g| format!("groups/{g}/clusters/"),
+        path: "clusters",
+    };
+    let page = state
+        .list_in_group(&caller, &group_id, &q, what, |c: &Cluster| view(&state, c))
         .await?;
-    let views = all.iter().map(|(_, c, _)| view(&state, c)).collect();
-    Ok(Json(page.apply(
-        views,
-        &format!("/api/atlas/v2/groups/{group_id}/clusters"),
-    )))
+    Ok(Json(page))
 }
 
 /// `POST /groups/{groupId}/clusters`
@@ -177,10 +174,7 @@ pub async fn list(
     params(("groupId" = String, Path)), request_body = CreateCluster,
     responses((status = 201, body = ClusterView,
                links(("GetCluster" = (operation_id = "get_cluster", parameters(("groupId" = "$request.path.groupId"), ("clusterName" = "$response.body#/name")))),
-                     ("DeleteCluster" = (operation_id = "delete_cluster", parameters(("groupId" = "$request.path.groupId"), ("clusterName" = "$response.body#/name")))))),
-              (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+                     ("DeleteCluster" = (operation_id = "delete_cluster", parameters(("groupId" = "$request.path.groupId"), ("clusterName" = "$response.body#/name")))))), ApiErrors<Write>))]
 pub async fn create(
     State(state): State<Shared>,
     caller: Caller,
@@ -233,9 +227,7 @@ pub async fn create(
 /// `GET /groups/{groupId}/clusters/{clusterName}`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}", tag = "Clusters",
     operation_id = "get_cluster", params(("groupId" = String, Path), ("clusterName" = String, Path)),
-    responses((status = 200, body = ClusterView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = ClusterView), ApiErrors<Read>))]
 pub async fn get(
     State(state): State<Shared>,
     caller: Caller,
@@ -250,9 +242,7 @@ pub async fn get(
 /// `PATCH /groups/{groupId}/clusters/{clusterName}`
 #[utoipa::path(patch, path = "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}", tag = "Clusters",
     params(("groupId" = String, Path), ("clusterName" = String, Path)), request_body = UpdateCluster,
-    responses((status = 200, body = ClusterView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    responses((status = 200, body = ClusterView), ApiErrors<Write>))]
 pub async fn update(
     State(state): State<Shared>,
     caller: Caller,
@@ -293,9 +283,7 @@ pub async fn update(
 /// `DELETE /groups/{groupId}/clusters/{clusterName}`
 #[utoipa::path(delete, path = "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}", tag = "Clusters",
     operation_id = "delete_cluster", params(("groupId" = String, Path), ("clusterName" = String, Path)),
-    responses((status = 204), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+    responses((status = 204), ApiErrors<Delete>))]
 pub async fn delete(
     State(state): State<Shared>,
     caller: Caller,

@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use time::OffsetDateTime;
 
-use super::error::{ApiError, ApiErrorBody};
+use super::error::ApiError;
 use super::events::Event;
 use super::extract::{Body, PathParams, QueryParams};
 use super::oauth::to_value;
 use super::paging::{Link, PageQuery, Paged};
-use super::state::{Caller, Shared};
+use super::responses::{ApiErrors, Delete, List, Read, Write};
+use super::state::{Caller, InGroup, Shared};
 use super::types::{
     CreateDatabaseUser, DatabaseUserView, LabelBody, NoneOnly, RoleBody, ScopeBody, ScopeType,
     UpdateDatabaseUser,
@@ -209,26 +210,23 @@ fn check_database(db: &str) -> R<()> {
 /// `GET /groups/{groupId}/databaseUsers`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/databaseUsers", tag = "Database Users",
     params(("groupId" = String, Path), PageQuery),
-    responses((status = 200, body = Paged<DatabaseUserView>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = Paged<DatabaseUserView>), ApiErrors<List>))]
 pub async fn list(
     State(state): State<Shared>,
     caller: Caller,
     PathParams(group_id): PathParams<String>,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> R<Json<Paged<DatabaseUserView>>> {
-    let page = q.check()?;
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::ListDatabaseUsers, &p)?;
-    let all = state
-        .list_deep::<DatabaseUser>(&db_users_prefix(&group_id))
-        .await?;
-    let views = all.iter().map(|(_, u, _)| view(u)).collect();
-    Ok(Json(page.apply(
-        views,
-        &format!("/api/atlas/v2/groups/{group_id}/databaseUsers"),
-    )))
+    let what = InGroup {
+        op: Operation::ListDatabaseUsers,
+        records: db_users_prefix,
+        path: "databaseUsers",
+    };
+    Ok(Json(
+        state
+            .list_in_group(&caller, &group_id, &q, what, view)
+            .await?,
+    ))
 }
 
 /// `POST /groups/{groupId}/databaseUsers`
@@ -236,10 +234,7 @@ pub async fn list(
     params(("groupId" = String, Path)), request_body = CreateDatabaseUser,
     responses((status = 201, body = DatabaseUserView,
                links(("GetUser" = (operation_id = "get_database_user", parameters(("groupId" = "$request.path.groupId"), ("databaseName" = "$response.body#/databaseName"), ("username" = "$response.body#/username")))),
-                     ("DeleteUser" = (operation_id = "delete_database_user", parameters(("groupId" = "$request.path.groupId"), ("databaseName" = "$response.body#/databaseName"), ("username" = "$response.body#/username")))))),
-              (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+                     ("DeleteUser" = (operation_id = "delete_database_user", parameters(("groupId" = "$request.path.groupId"), ("databaseName" = "$response.body#/databaseName"), ("username" = "$response.body#/username")))))), ApiErrors<Write>))]
 pub async fn create(
     State(state): State<Shared>,
     caller: Caller,
@@ -317,9 +312,7 @@ async fn load(state: &Shared, group_id: &str, db: &str, name: &str) -> R<(Databa
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/databaseUsers/{databaseName}/{username}",
     tag = "Database Users", operation_id = "get_database_user",
     params(("groupId" = String, Path), ("databaseName" = String, Path), ("username" = String, Path)),
-    responses((status = 200, body = DatabaseUserView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = DatabaseUserView), ApiErrors<Read>))]
 pub async fn get(
     State(state): State<Shared>,
     caller: Caller,
@@ -336,9 +329,7 @@ pub async fn get(
     tag = "Database Users",
     params(("groupId" = String, Path), ("databaseName" = String, Path), ("username" = String, Path)),
     request_body = UpdateDatabaseUser,
-    responses((status = 200, body = DatabaseUserView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    responses((status = 200, body = DatabaseUserView), ApiErrors<Write>))]
 pub async fn update(
     State(state): State<Shared>,
     caller: Caller,
@@ -394,9 +385,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/atlas/v2/groups/{groupId}/databaseUsers/{databaseName}/{username}",
     tag = "Database Users", operation_id = "delete_database_user",
     params(("groupId" = String, Path), ("databaseName" = String, Path), ("username" = String, Path)),
-    responses((status = 204), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+    responses((status = 204), ApiErrors<Delete>))]
 pub async fn delete(
     State(state): State<Shared>,
     caller: Caller,

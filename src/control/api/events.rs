@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::error::ApiError;
 use super::extract::{PathParams, QueryParams};
 use super::paging::{PageQuery, Paged};
+use super::responses::{ApiErrors, List};
 use super::state::{Caller, Shared};
 use crate::control::authz::{Operation, Resource};
 use crate::ops::audit::{AuditEvent, Endpoint, Timestamp};
@@ -137,10 +138,14 @@ pub struct EventQuery {
     /// Only this event type.
     pub event_type: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub min_date: Option<String>,
     /// Created at or before (RFC 3339).
+    #[param(format = DateTime)]
     pub max_date: Option<String>,
+    #[param(minimum = 1)]
     pub page_num: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub items_per_page: Option<i64>,
     pub include_count: Option<bool>,
 }
@@ -197,8 +202,7 @@ async fn list_events(
 /// `GET /groups/{groupId}/events`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/events", tag = "Events",
     params(("groupId" = String, Path), EventQuery),
-    responses((status = 200, body = Paged<Event>), (status = 401, body = super::ApiErrorBody),
-              (status = 403, body = super::ApiErrorBody), (status = 404, body = super::ApiErrorBody)))]
+    responses((status = 200, body = Paged<Event>), ApiErrors<List>))]
 pub async fn list_group_events(
     State(state): State<Shared>,
     caller: Caller,
@@ -216,8 +220,7 @@ pub async fn list_group_events(
 /// `GET /orgs/{orgId}/events`
 #[utoipa::path(get, path = "/api/atlas/v2/orgs/{orgId}/events", tag = "Events",
     params(("orgId" = String, Path), EventQuery),
-    responses((status = 200, body = Paged<Event>), (status = 401, body = super::ApiErrorBody),
-              (status = 403, body = super::ApiErrorBody), (status = 404, body = super::ApiErrorBody)))]
+    responses((status = 200, body = Paged<Event>), ApiErrors<List>))]
 pub async fn list_org_events(
     State(state): State<Shared>,
     caller: Caller,

@@ -4,11 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::error::{ApiError, ApiErrorBody};
+use super::error::ApiError;
 use super::events::Event;
 use super::extract::{Body, PathParams, QueryParams};
 use super::oauth::to_value;
 use super::paging::{Link, PageQuery, Paged};
+use super::responses::{ApiErrors, Delete, List, ListAll, Read, Write};
 use super::state::{now, random_id, Caller, Shared};
 use super::types::{CreateGroup, GroupView, OrgSettingsBody, OrgView, Rename};
 use super::validate;
@@ -59,8 +60,7 @@ type R<T> = Result<T, ApiError>;
 /// `GET /orgs/{orgId}`
 #[utoipa::path(get, path = "/api/atlas/v2/orgs/{orgId}", tag = "Organizations",
     params(("orgId" = String, Path)),
-    responses((status = 200, body = OrgView), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = OrgView), ApiErrors<Read>))]
 pub async fn get_org(
     State(state): State<Shared>,
     caller: Caller,
@@ -74,9 +74,7 @@ pub async fn get_org(
 /// `PATCH /orgs/{orgId}` (rename)
 #[utoipa::path(patch, path = "/api/atlas/v2/orgs/{orgId}", tag = "Organizations",
     params(("orgId" = String, Path)), request_body = Rename,
-    responses((status = 200, body = OrgView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    responses((status = 200, body = OrgView), ApiErrors<Write>))]
 pub async fn update_org(
     State(state): State<Shared>,
     caller: Caller,
@@ -119,8 +117,7 @@ fn settings_view(org: &Org) -> OrgSettingsBody {
 /// `GET /orgs/{orgId}/settings`
 #[utoipa::path(get, path = "/api/atlas/v2/orgs/{orgId}/settings", tag = "Organizations",
     params(("orgId" = String, Path)),
-    responses((status = 200, body = OrgSettingsBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = OrgSettingsBody), ApiErrors<Read>))]
 pub async fn get_settings(
     State(state): State<Shared>,
     caller: Caller,
@@ -134,9 +131,7 @@ pub async fn get_settings(
 /// `PATCH /orgs/{orgId}/settings`
 #[utoipa::path(patch, path = "/api/atlas/v2/orgs/{orgId}/settings", tag = "Organizations",
     params(("orgId" = String, Path)), request_body = OrgSettingsBody,
-    responses((status = 200, body = OrgSettingsBody), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    responses((status = 200, body = OrgSettingsBody), ApiErrors<Write>))]
 pub async fn update_settings(
     State(state): State<Shared>,
     caller: Caller,
@@ -186,8 +181,7 @@ async fn visible_groups(state: &Shared, caller: &Caller, org_id: &str) -> R<Vec<
 
 /// `GET /groups`: the projects the caller sees.
 #[utoipa::path(get, path = "/api/atlas/v2/groups", tag = "Projects", params(PageQuery),
-    responses((status = 200, body = Paged<GroupView>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody)))]
+    responses((status = 200, body = Paged<GroupView>), ApiErrors<ListAll>))]
 pub async fn list_groups(
     State(state): State<Shared>,
     caller: Caller,
@@ -203,9 +197,7 @@ pub async fn list_groups(
 /// `GET /orgs/{orgId}/groups`
 #[utoipa::path(get, path = "/api/atlas/v2/orgs/{orgId}/groups", tag = "Projects",
     params(("orgId" = String, Path), PageQuery),
-    responses((status = 200, body = Paged<GroupView>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = Paged<GroupView>), ApiErrors<List>))]
 pub async fn list_org_groups(
     State(state): State<Shared>,
     caller: Caller,
@@ -223,10 +215,7 @@ pub async fn list_org_groups(
 #[utoipa::path(post, path = "/api/atlas/v2/groups", tag = "Projects", request_body = CreateGroup,
     responses((status = 201, body = GroupView,
                links(("GetGroup" = (operation_id = "get_group", parameters(("groupId" = "$response.body#/id")))),
-                     ("DeleteGroup" = (operation_id = "delete_group", parameters(("groupId" = "$response.body#/id")))))),
-              (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+                     ("DeleteGroup" = (operation_id = "delete_group", parameters(("groupId" = "$response.body#/id")))))), ApiErrors<Write>))]
 pub async fn create_group(
     State(state): State<Shared>,
     caller: Caller,
@@ -299,9 +288,7 @@ fn duplicate(e: ApiError, name: &str) -> ApiError {
 /// `GET /groups/{groupId}`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}", tag = "Projects", operation_id = "get_group",
     params(("groupId" = String, Path)),
-    responses((status = 200, body = GroupView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = GroupView), ApiErrors<Read>))]
 pub async fn get_group(
     State(state): State<Shared>,
     caller: Caller,
@@ -315,9 +302,7 @@ pub async fn get_group(
 /// `PATCH /groups/{groupId}` (rename)
 #[utoipa::path(patch, path = "/api/atlas/v2/groups/{groupId}", tag = "Projects",
     params(("groupId" = String, Path)), request_body = Rename,
-    responses((status = 200, body = GroupView), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    responses((status = 200, body = GroupView), ApiErrors<Write>))]
 pub async fn update_group(
     State(state): State<Shared>,
     caller: Caller,
@@ -365,9 +350,7 @@ pub async fn update_group(
 /// `DELETE /groups/{groupId}`: refused while the project has clusters.
 #[utoipa::path(delete, path = "/api/atlas/v2/groups/{groupId}", tag = "Projects", operation_id = "delete_group",
     params(("groupId" = String, Path)),
-    responses((status = 204), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+    responses((status = 204), ApiErrors<Delete>))]
 pub async fn delete_group(
     State(state): State<Shared>,
     caller: Caller,

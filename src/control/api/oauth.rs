@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
+use super::responses::{ApiErrors, Token};
 use super::state::{now, Shared};
 use crate::control::accounts::{self, ServiceAccount, TokenRecord};
 use crate::control::store::{Expect, Op};
@@ -74,9 +75,7 @@ fn invalid_client() -> ApiError {
 #[utoipa::path(post, path = "/api/oauth/token", tag = "OAuth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security(("basicAuth" = [])),
-    responses((status = 200, body = TokenResponse), (status = 400, body = super::ApiErrorBody),
-              (status = 401, body = super::ApiErrorBody), (status = 403, body = super::ApiErrorBody),
-              (status = 429, body = super::ApiErrorBody)))]
+    responses((status = 200, body = TokenResponse), ApiErrors<Token>))]
 pub async fn token(
     State(state): State<Shared>,
     remote: axum::Extension<super::state::RemoteAddr>,

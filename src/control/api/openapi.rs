@@ -27,6 +27,7 @@ impl Modify for Security {
 #[openapi(
     info(title = "mongoward admin API", description = "Shaped like the MongoDB Atlas Administration API v2. `upstream`, `listen` and `sni` on clusters are mongoward extensions."),
     modifiers(&Security),
+    components(schemas(super::ApiErrorBody, super::schemas::OrgRoleName, super::schemas::GroupRoleName)),
     security(("bearerAuth" = [])),
     paths(
         oauth::token,
@@ -38,12 +39,13 @@ impl Modify for Security {
         dbusers::list, dbusers::create, dbusers::get, dbusers::update, dbusers::delete,
         roles::list, roles::create, roles::get, roles::update, roles::delete,
         access::list, access::create, access::get, access::status, access::delete,
-        sa_routes::org_list, sa_routes::org_create, sa_routes::org_get, sa_routes::org_update,
-        sa_routes::org_delete, sa_routes::org_add_secret, sa_routes::org_delete_secret,
-        sa_routes::org_list_access, sa_routes::org_add_access, sa_routes::org_delete_access,
-        sa_routes::group_list, sa_routes::group_create, sa_routes::group_get, sa_routes::group_update,
-        sa_routes::group_delete, sa_routes::group_add_secret, sa_routes::group_delete_secret,
-        sa_routes::group_list_access, sa_routes::group_add_access, sa_routes::group_delete_access,
+        sa_routes::org::list, sa_routes::org::create, sa_routes::org::get, sa_routes::org::update,
+        sa_routes::org::delete, sa_routes::org::add_secret, sa_routes::org::delete_secret,
+        sa_routes::org::list_access, sa_routes::org::add_access, sa_routes::org::delete_access,
+        sa_routes::group::list, sa_routes::group::create, sa_routes::group::get,
+        sa_routes::group::update, sa_routes::group::delete, sa_routes::group::add_secret,
+        sa_routes::group::delete_secret, sa_routes::group::list_access,
+        sa_routes::group::add_access, sa_routes::group::delete_access,
         sa_routes::invite,
     )
 )]

@@ -5,12 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::error::{ApiError, ApiErrorBody};
+use super::error::ApiError;
 use super::events::Event;
 use super::extract::{Body, PathParams, QueryParams};
 use super::oauth::to_value;
 use super::paging::{PageQuery, Paged};
-use super::state::{Caller, Shared};
+use super::responses::{ApiErrors, Delete, List, Read, Write};
+use super::state::{Caller, InGroup, Shared};
 use super::types::{
     ActionBody, CustomRoleBody, InheritedRoleBody, RoleResourceBody, UpdateCustomRole,
 };
@@ -143,26 +144,23 @@ fn view(r: &CustomRole) -> CustomRoleBody {
 /// `GET /groups/{groupId}/customDBRoles/roles`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/customDBRoles/roles", tag = "Custom Database Roles",
     params(("groupId" = String, Path), PageQuery),
-    responses((status = 200, body = Paged<CustomRoleBody>), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = Paged<CustomRoleBody>), ApiErrors<List>))]
 pub async fn list(
     State(state): State<Shared>,
     caller: Caller,
     PathParams(group_id): PathParams<String>,
     QueryParams(q): QueryParams<PageQuery>,
 ) -> R<Json<Paged<CustomRoleBody>>> {
-    let page = q.check()?;
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::ListCustomRoles, &p)?;
-    let all = state
-        .list::<CustomRole>(&custom_roles_prefix(&group_id))
-        .await?;
-    let views = all.iter().map(|(_, r, _)| view(r)).collect();
-    Ok(Json(page.apply(
-        views,
-        &format!("/api/atlas/v2/groups/{group_id}/customDBRoles/roles"),
-    )))
+    let what = InGroup {
+        op: Operation::ListCustomRoles,
+        records: custom_roles_prefix,
+        path: "customDBRoles/roles",
+    };
+    Ok(Json(
+        state
+            .list_in_group(&caller, &group_id, &q, what, view)
+            .await?,
+    ))
 }
 
 /// `POST /groups/{groupId}/customDBRoles/roles`
@@ -170,10 +168,7 @@ pub async fn list(
     params(("groupId" = String, Path)), request_body = CustomRoleBody,
     responses((status = 201, body = CustomRoleBody,
                links(("GetRole" = (operation_id = "get_custom_role", parameters(("groupId" = "$request.path.groupId"), ("roleName" = "$response.body#/roleName")))),
-                     ("DeleteRole" = (operation_id = "delete_custom_role", parameters(("groupId" = "$request.path.groupId"), ("roleName" = "$response.body#/roleName")))))),
-              (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+                     ("DeleteRole" = (operation_id = "delete_custom_role", parameters(("groupId" = "$request.path.groupId"), ("roleName" = "$response.body#/roleName")))))), ApiErrors<Write>))]
 pub async fn create(
     State(state): State<Shared>,
     caller: Caller,
@@ -232,9 +227,7 @@ async fn load(state: &Shared, group_id: &str, name: &str) -> R<(CustomRole, i64)
 /// `GET /groups/{groupId}/customDBRoles/roles/{roleName}`
 #[utoipa::path(get, path = "/api/atlas/v2/groups/{groupId}/customDBRoles/roles/{roleName}", tag = "Custom Database Roles",
     operation_id = "get_custom_role", params(("groupId" = String, Path), ("roleName" = String, Path)),
-    responses((status = 200, body = CustomRoleBody), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, body = CustomRoleBody), ApiErrors<Read>))]
 pub async fn get(
     State(state): State<Shared>,
     caller: Caller,
@@ -248,9 +241,7 @@ pub async fn get(
 /// `PATCH /groups/{groupId}/customDBRoles/roles/{roleName}`
 #[utoipa::path(patch, path = "/api/atlas/v2/groups/{groupId}/customDBRoles/roles/{roleName}", tag = "Custom Database Roles",
     params(("groupId" = String, Path), ("roleName" = String, Path)), request_body = UpdateCustomRole,
-    responses((status = 200, body = CustomRoleBody), (status = 400, body = ApiErrorBody),
-              (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-              (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+    responses((status = 200, body = CustomRoleBody), ApiErrors<Write>))]
 pub async fn update(
     State(state): State<Shared>,
     caller: Caller,
@@ -288,9 +279,7 @@ pub async fn update(
 /// or another custom role inherits it (the answer names them).
 #[utoipa::path(delete, path = "/api/atlas/v2/groups/{groupId}/customDBRoles/roles/{roleName}", tag = "Custom Database Roles",
     operation_id = "delete_custom_role", params(("groupId" = String, Path), ("roleName" = String, Path)),
-    responses((status = 204), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
-              (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
-              (status = 409, body = ApiErrorBody)))]
+    responses((status = 204), ApiErrors<Delete>))]
 pub async fn delete(
     State(state): State<Shared>,
     caller: Caller,

@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::TokioIo;
@@ -26,6 +30,37 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// `/groups/{groupId}/serviceAccounts/{clientId}` and `.../{clientId}:invite` share one
+/// route (the router cannot split a segment), but they are two resources with their own
+/// methods: anything else is 405 with that resource's `Allow`.
+async fn account_or_invite(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_ascii_lowercase();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // Below the `/api/atlas/v2` nest, axum hands this layer the path without that prefix.
+    if !matches!(segments.as_slice(), ["groups", _, "serviceaccounts", _]) {
+        return next.run(req).await;
+    }
+    let invite = path.ends_with(":invite") || path.ends_with("%3ainvite");
+    let allowed: &[Method] = if invite {
+        &[Method::POST]
+    } else {
+        &[Method::GET, Method::HEAD, Method::PATCH, Method::DELETE]
+    };
+    if allowed.contains(req.method()) {
+        return next.run(req).await;
+    }
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut resp = ApiError::MethodNotAllowed.into_response();
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
 }
 
 /// Every route of the API.
@@ -94,59 +129,60 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/orgs/{orgId}/serviceAccounts",
-            get(sa_routes::org_list).post(sa_routes::org_create),
+            get(sa_routes::org::list).post(sa_routes::org::create),
         )
         .route(
             "/orgs/{orgId}/serviceAccounts/{clientId}",
-            get(sa_routes::org_get)
-                .patch(sa_routes::org_update)
-                .delete(sa_routes::org_delete),
+            get(sa_routes::org::get)
+                .patch(sa_routes::org::update)
+                .delete(sa_routes::org::delete),
         )
         .route(
             "/orgs/{orgId}/serviceAccounts/{clientId}/secrets",
-            post(sa_routes::org_add_secret),
+            post(sa_routes::org::add_secret),
         )
         .route(
             "/orgs/{orgId}/serviceAccounts/{clientId}/secrets/{secretId}",
-            axum::routing::delete(sa_routes::org_delete_secret),
+            axum::routing::delete(sa_routes::org::delete_secret),
         )
         .route(
             "/orgs/{orgId}/serviceAccounts/{clientId}/accessList",
-            get(sa_routes::org_list_access).post(sa_routes::org_add_access),
+            get(sa_routes::org::list_access).post(sa_routes::org::add_access),
         )
         .route(
             "/orgs/{orgId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
-            axum::routing::delete(sa_routes::org_delete_access),
+            axum::routing::delete(sa_routes::org::delete_access),
         )
         .route(
             "/groups/{groupId}/serviceAccounts",
-            get(sa_routes::group_list).post(sa_routes::group_create),
+            get(sa_routes::group::list).post(sa_routes::group::create),
         )
         .route(
             "/groups/{groupId}/serviceAccounts/{clientId}",
-            get(sa_routes::group_get)
-                .patch(sa_routes::group_update)
-                .delete(sa_routes::group_delete)
+            get(sa_routes::group::get)
+                .patch(sa_routes::group::update)
+                .delete(sa_routes::group::delete)
                 .post(sa_routes::invite),
         )
         .route(
             "/groups/{groupId}/serviceAccounts/{clientId}/secrets",
-            post(sa_routes::group_add_secret),
+            post(sa_routes::group::add_secret),
         )
         .route(
             "/groups/{groupId}/serviceAccounts/{clientId}/secrets/{secretId}",
-            axum::routing::delete(sa_routes::group_delete_secret),
+            axum::routing::delete(sa_routes::group::delete_secret),
         )
         .route(
             "/groups/{groupId}/serviceAccounts/{clientId}/accessList",
-            get(sa_routes::group_list_access).post(sa_routes::group_add_access),
+            get(sa_routes::group::list_access).post(sa_routes::group::add_access),
         )
         .route(
             "/groups/{groupId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
-            axum::routing::delete(sa_routes::group_delete_access),
+            axum::routing::delete(sa_routes::group::delete_access),
         )
         .route("/openapi.json", get(openapi::serve))
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(account_or_invite));
     Router::new()
         .nest("/api/atlas/v2", v2)
         .route("/api/oauth/token", post(oauth::token))

@@ -10,7 +10,7 @@ use super::oauth::to_value;
 use super::state::{now, Caller, Shared};
 use super::types::{
     CreateSecret, CreateServiceAccount, SaAccessEntryBody, SecretView, ServiceAccountView,
-    UpdateServiceAccount,
+    UpdateServiceAccount, MAX_ENTRIES,
 };
 use super::validate;
 use crate::control::accounts::{self, Secret, ServiceAccount, TokenRecord, MAX_LIVE_SECRETS};
@@ -156,7 +156,7 @@ pub async fn create(
     state: &Shared,
     caller: &Caller,
     level: &Level,
-    body: CreateServiceAccount,
+    body: CreateServiceAccount<String>,
 ) -> R<ServiceAccountView> {
     validate::text("name", &body.name, 64)?;
     validate::text("description", &body.description, 250)?;
@@ -244,7 +244,7 @@ pub async fn update(
     caller: &Caller,
     level: &Level,
     client_id: &str,
-    body: UpdateServiceAccount,
+    body: UpdateServiceAccount<String>,
 ) -> R<ServiceAccountView> {
     let (mut a, rev) = load(state, level, client_id).await?;
     let mut kind = "SERVICE_ACCOUNT_DETAILS_CHANGED";
@@ -428,8 +428,10 @@ pub async fn add_access(
     client_id: &str,
     body: Vec<SaAccessEntryBody>,
 ) -> R<Vec<SaAccessEntryBody>> {
-    if body.is_empty() || body.len() > 200 {
-        return Err(ApiError::validation("give 1 to 200 entries"));
+    if body.is_empty() || body.len() > MAX_ENTRIES {
+        return Err(ApiError::validation(format!(
+            "give 1 to {MAX_ENTRIES} entries"
+        )));
     }
     let (mut a, rev) = load(state, level, client_id).await?;
     let mut events = Vec::new();

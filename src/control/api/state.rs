@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::error::ApiError;
 use super::events::Event;
+use super::paging::{PageQuery, Paged};
 use crate::control::accounts::{self, ServiceAccount, TokenRecord};
 use crate::control::authz::{self, Operation, Principal, Resource};
 use crate::control::model::{Org, Project};
@@ -132,6 +133,25 @@ impl AppState {
         Ok(rev)
     }
 
+    /// A list endpoint under a project: checks the paging, the project and the caller's
+    /// role, then pages the view of every record of `what` (in key order).
+    pub async fn list_in_group<T: DeserializeOwned, V>(
+        &self,
+        caller: &Caller,
+        group_id: &str,
+        q: &PageQuery,
+        what: InGroup,
+        view: impl Fn(&T) -> V,
+    ) -> Result<Paged<V>, ApiError> {
+        let page = q.check()?;
+        let (p, _) = self.project(group_id).await?;
+        caller.may_group(what.op, &p)?;
+        let records = self.list_deep::<T>(&(what.records)(group_id)).await?;
+        let views = records.iter().map(|(_, r, _)| view(r)).collect();
+        let path = format!("/api/atlas/v2/groups/{group_id}/{}", what.path);
+        Ok(page.apply(views, &path))
+    }
+
     /// A project and the 404 when it is missing.
     pub async fn project(&self, group_id: &str) -> Result<(Project, Revision), ApiError> {
         super::validate::id("groupId", group_id)?;
@@ -163,6 +183,16 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(why) => ApiError::Internal(why),
         }
     }
+}
+
+/// One kind of record listed under a project.
+pub struct InGroup {
+    /// The operation the caller needs.
+    pub op: Operation,
+    /// The store prefix of the records, from the project id.
+    pub records: fn(&str) -> String,
+    /// The list's path below `/groups/{groupId}/` (for the page links).
+    pub path: &'static str,
 }
 
 /// Now, as Unix seconds and as a date.

@@ -2,15 +2,22 @@
 //! marked). Requests refuse unknown fields.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::paging::Link;
+use super::schemas::{whole, whole_opt, GroupRoleName, OrgRoleName, RoleName};
 
 /// `POST /groups`
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateGroup {
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     #[schema(pattern = "^[0-9a-f]{24}$")]
     pub org_id: String,
@@ -20,7 +27,11 @@ pub struct CreateGroup {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rename {
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -54,7 +65,11 @@ pub struct OrgSettingsBody {
     pub multi_factor_auth_required: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restrict_employee_access: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(minimum = 8, maximum = 8760)]
     pub max_service_account_secret_validity_in_hours: Option<i64>,
 }
@@ -64,12 +79,28 @@ pub struct OrgSettingsBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpstreamBody {
     /// `mongodb://[service_user@]host:port[,...]/?...`, without a password.
+    #[schema(pattern = "^mongodb://")]
     pub uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub password_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub password_file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub tls_ca_file: Option<String>,
 }
 
@@ -119,16 +150,23 @@ pub struct ClusterView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleBody {
+    #[schema(schema_with = super::schemas::role_name)]
     pub role_name: String,
+    #[schema(schema_with = super::schemas::name)]
     pub database_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub collection_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeBody {
-    #[schema(pattern = "^[a-zA-Z0-9][a-zA-Z0-9-]*$")]
+    #[schema(pattern = "^[a-zA-Z0-9][a-zA-Z0-9-]*$", max_length = 64)]
     pub name: String,
     /// `CLUSTER` (the only scope type mongoward serves).
     #[serde(rename = "type")]
@@ -144,7 +182,13 @@ pub enum ScopeType {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelBody {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub key: String,
+    #[schema(max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub value: String,
 }
 
@@ -159,19 +203,22 @@ pub enum NoneOnly {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateDatabaseUser {
-    #[schema(min_length = 1, max_length = 1024)]
+    #[schema(schema_with = super::schemas::name)]
     pub username: String,
     /// `admin` (SCRAM users).
+    #[schema(schema_with = super::schemas::admin_only)]
     pub database_name: String,
-    /// Write-only, at least 8 characters.
-    #[schema(write_only, min_length = 8)]
+    /// Write-only, 8 to 1024 characters.
+    #[schema(write_only, min_length = 8, max_length = 1024)]
     pub password: String,
+    #[schema(min_items = 1)]
     pub roles: Vec<RoleBody>,
     #[serde(default)]
     pub scopes: Vec<ScopeBody>,
     /// Within one week from now.
+    #[schema(format = DateTime)]
     pub delete_after_date: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub description: Option<String>,
     #[serde(default)]
     pub labels: Vec<LabelBody>,
@@ -188,12 +235,15 @@ pub struct CreateDatabaseUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateDatabaseUser {
-    #[schema(write_only, min_length = 8)]
+    #[schema(write_only, min_length = 8, max_length = 1024)]
     pub password: Option<String>,
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<RoleBody>>,
     pub scopes: Option<Vec<ScopeBody>>,
+    /// Within one week from now.
+    #[schema(format = DateTime)]
     pub delete_after_date: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub description: Option<String>,
     pub labels: Option<Vec<LabelBody>>,
 }
@@ -222,7 +272,9 @@ pub struct DatabaseUserView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleResourceBody {
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub db: Option<String>,
+    #[schema(max_length = 255, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub collection: Option<String>,
     /// `true`: the cluster resource (db and collection are ignored).
     pub cluster: Option<bool>,
@@ -232,15 +284,19 @@ pub struct RoleResourceBody {
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     /// Atlas upper-snake action name (`FIND`, `LIST_COLLECTIONS`, ...).
+    #[schema(schema_with = super::schemas::atlas_actions)]
     pub action: String,
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub resources: Vec<RoleResourceBody>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InheritedRoleBody {
+    #[schema(schema_with = super::schemas::role_name)]
     pub role: String,
+    #[schema(schema_with = super::schemas::name)]
     pub db: String,
 }
 
@@ -248,6 +304,7 @@ pub struct InheritedRoleBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomRoleBody {
+    #[schema(schema_with = super::schemas::custom_role_name)]
     pub role_name: String,
     #[serde(default)]
     pub actions: Vec<ActionBody>,
@@ -263,6 +320,44 @@ pub struct UpdateCustomRole {
     pub inherited_roles: Option<Vec<InheritedRoleBody>>,
 }
 
+/// Entries one access-list POST may carry (Atlas's per-request limit).
+pub const MAX_ENTRIES: usize = 200;
+
+/// The array body of an access-list POST: 1 to [`MAX_ENTRIES`] entries of `$entry`.
+macro_rules! entries {
+    ($(#[$doc:meta])* $name:ident, $entry:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Vec<$entry>);
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name(<$entry>::name()))
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_ENTRIES))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((<$entry>::name().into_owned(), <$entry>::schema()));
+            }
+        }
+    };
+}
+
+entries!(
+    /// `POST /groups/{groupId}/accessList`
+    AccessEntries, AccessEntryBody
+);
+entries!(
+    /// `POST .../serviceAccounts/{clientId}/accessList`
+    SaAccessEntries, SaAccessEntryBody
+);
+
 /// One entry of `POST /groups/{groupId}/accessList` (an array) and the GET shape.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -272,9 +367,11 @@ pub struct AccessEntryBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 80)]
+    #[schema(max_length = 80, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub comment: Option<String>,
+    /// Within one week from now.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub delete_after_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
@@ -287,16 +384,27 @@ pub struct AccessStatus {
     pub status: String,
 }
 
-/// `POST /orgs/{orgId}/serviceAccounts` and `POST /groups/{groupId}/serviceAccounts`
+/// `POST /orgs/{orgId}/serviceAccounts` (`R` = [`OrgRoleName`]) and
+/// `POST /groups/{groupId}/serviceAccounts` (`R` = [`GroupRoleName`]): the schema lists the
+/// role names of the level from the same table the server parses them with.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateServiceAccount {
-    #[schema(min_length = 1, max_length = 64)]
+pub struct CreateServiceAccount<R> {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
-    #[schema(min_length = 1, max_length = 250)]
+    #[schema(
+        min_length = 1,
+        max_length = 250,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub description: String,
-    /// Organization roles (`ORG_*`) at org level, project roles (`GROUP_*`) at project level.
-    pub roles: Vec<String>,
+    #[schema(min_items = 1)]
+    pub roles: Vec<R>,
+    #[serde(deserialize_with = "whole")]
     #[schema(minimum = 8, maximum = 8760)]
     pub secret_expires_after_hours: i64,
 }
@@ -304,18 +412,59 @@ pub struct CreateServiceAccount {
 /// `PATCH .../serviceAccounts/{clientId}`
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateServiceAccount {
-    #[schema(min_length = 1, max_length = 64)]
+pub struct UpdateServiceAccount<R> {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
-    #[schema(min_length = 1, max_length = 250)]
+    #[schema(
+        min_length = 1,
+        max_length = 250,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub description: Option<String>,
-    pub roles: Option<Vec<String>>,
+    #[schema(min_items = 1)]
+    pub roles: Option<Vec<R>>,
+}
+
+pub type CreateOrgServiceAccount = CreateServiceAccount<OrgRoleName>;
+pub type CreateGroupServiceAccount = CreateServiceAccount<GroupRoleName>;
+pub type UpdateOrgServiceAccount = UpdateServiceAccount<OrgRoleName>;
+pub type UpdateGroupServiceAccount = UpdateServiceAccount<GroupRoleName>;
+
+fn names<R: RoleName>(roles: &[R]) -> Vec<String> {
+    roles.iter().map(|r| r.role_name().to_string()).collect()
+}
+
+impl<R: RoleName> CreateServiceAccount<R> {
+    /// The same body with the roles by name (what `service_accounts.rs` works on).
+    pub fn named(self) -> CreateServiceAccount<String> {
+        CreateServiceAccount {
+            roles: names(&self.roles),
+            name: self.name,
+            description: self.description,
+            secret_expires_after_hours: self.secret_expires_after_hours,
+        }
+    }
+}
+
+impl<R: RoleName> UpdateServiceAccount<R> {
+    pub fn named(self) -> UpdateServiceAccount<String> {
+        UpdateServiceAccount {
+            roles: self.roles.as_deref().map(names),
+            name: self.name,
+            description: self.description,
+        }
+    }
 }
 
 /// `POST .../serviceAccounts/{clientId}/secrets`
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSecret {
+    #[serde(deserialize_with = "whole")]
     #[schema(minimum = 8, maximum = 8760)]
     pub secret_expires_after_hours: i64,
 }
@@ -324,7 +473,14 @@ pub struct CreateSecret {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InviteServiceAccount {
-    pub roles: Vec<String>,
+    #[schema(min_items = 1)]
+    pub roles: Vec<GroupRoleName>,
+}
+
+impl InviteServiceAccount {
+    pub fn named(self) -> Vec<String> {
+        names(&self.roles)
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
