@@ -223,6 +223,8 @@ main() {
   start_servers
   log "workdir $W; upstream :$UP_PORT, haproxy :$HA_PORT, mongoward :$MW_PORT (auth=$MW_AUTH)"
   FAILED=0
+  POLICY="the TOML"
+  [ -z "$STORE" ] || POLICY="the store ($STORE)"
   LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   : >"$W/results.jsonl"
   local variants=(direct haproxy mongoward)
@@ -238,7 +240,7 @@ main() {
   run_conn_tests
   python3 "$REPO/benches/support/compare_table.py" "$W/results.jsonl" \
     --auth "$MW_AUTH" --cpus "client=$CLIENT_CPU,servers=$SERVER_CPU" \
-    --settings "mongoward policy from ${STORE:+the store ($STORE)}${STORE:-the TOML}; reps=$REPS warmup=${WARMUP}s secs=${SECS}s clients=[$CLIENT_SETS] idle=[$IDLE_SETS]; load average before ${LOAD_BEFORE}, after $(cut -d' ' -f1-3 /proc/loadavg)"
+    --settings "mongoward policy from $POLICY; reps=$REPS warmup=${WARMUP}s secs=${SECS}s clients=[$CLIENT_SETS] idle=[$IDLE_SETS]; load average before ${LOAD_BEFORE}, after $(cut -d' ' -f1-3 /proc/loadavg)"
   [ -n "$KEEP" ] && log "raw results: $W/results.jsonl"
   return "$FAILED"
 }

@@ -81,7 +81,7 @@ fn config_text(dir: &Path, store: &str, data_port: u16, api_port: Option<u16>) -
     format!(
         "[server]\nlisten = [\"127.0.0.1:{data_port}\"]\n\
          [tls]\ncert_file = {:?}\nkey_file = {:?}\n\
-         [throttle]\nfree_failures = 1000000\nsource_max_failures = 1000000\n\
+         [auth.throttle]\nfree_failures = 1000000\nsource_max_failures = 1000000\n\
          pair_max_failures = 0\nsource_max_concurrent = 0\n\
          [control_plane]\nstore = {store:?}\n{api}",
         dir.join("certs/server.pem"),
