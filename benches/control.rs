@@ -2,7 +2,7 @@
 //! numbers. Run through `benches/control.sh`, which builds the release executables.
 //!
 //!   control --mw PATH --upstream PATH --mode api|enforce [--postgres] [--instances N]
-//!           [--clients 50] [--warmup-secs 2] [--secs 10] [--samples 30]
+//!           [--clients 50] [--warmup-secs 2] [--secs 10] [--samples 100]
 //!           [--bulk-users N] [--bulk-entries N] [--keep DIR]
 //!
 //! `api`: single-resource admin API operations at `--clients` concurrent HTTPS clients.
@@ -57,7 +57,7 @@ fn parse() -> Result<Args, String> {
             warmup: Duration::from_secs(2),
             secs: Duration::from_secs(10),
         },
-        samples: 30,
+        samples: 100,
         bulk_users: 0,
         bulk_entries: 0,
     };

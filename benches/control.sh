@@ -15,7 +15,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-PARTS="" SECS=10 WARMUP=2 SAMPLES=30 CLIENTS=50 BULK=10000 KEEP=""
+PARTS="" SECS=10 WARMUP=2 SAMPLES=100 CLIENTS=50 BULK=10000 KEEP=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sqlite) PARTS="$PARTS sqlite" ;;

@@ -101,8 +101,10 @@ pub async fn run(env: &Env, g: &str, n: usize, count: usize) -> Result<Value, St
     let mut s = Samples::default();
     for i in 0..count {
         sample(env, g, n, &format!("enforce-{i}"), &mut s).await?;
-        // Let the proxy settle, so samples do not queue behind one another.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Let the proxy settle, so samples do not queue behind one another. The pause is
+        // random: a fixed one would phase-lock the writes to SQLite's 100 ms revision poll.
+        let pause = 100 + rand::random::<u64>() % 200;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     let q = |h: &Histogram, p: f64| crate::cp_api::ms(h.quantile(p));
     Ok(json!({
