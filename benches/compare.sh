@@ -4,14 +4,17 @@
 # (client on CPU0; proxy and upstream on CPU1). Prints a table; never asserts numbers.
 #
 #   benches/compare.sh [--quick] [--reps R] [--secs S] [--warmup S] [--clients "1 8 64"]
-#                      [--idle "1000 9900"] [--keep DIR]
+#                      [--idle "1000 9900"] [--keep DIR] [--store sqlite]
 #   --quick: 1 repetition, 1 s warm-up + 2 s, 8 clients, 1,000 idle connections (CI smoke).
+#   --store sqlite: mongoward takes the same policy (cluster, 10,000 entries, the user) from
+#     the control-plane store instead of the TOML: `admin init`, `admin import`, then a
+#     configuration with [control_plane] and no policy tables (the follower runs as usual).
 # Environment: MW_AUTH=0 switches off the SCRAM user with 10 roles (see users_block); mongoward then refuses every command that needs authentication.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 REPS=8 SECS=5 WARMUP=2 CLIENT_SETS="1 8 64" IDLE_SETS="1000 9900" QUICK=0 KEEP=""
-SETUP_SECS=3
+SETUP_SECS=3 STORE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; REPS=1; SECS=2; WARMUP=1; CLIENT_SETS="8"; IDLE_SETS="1000"; SETUP_SECS=2 ;;
@@ -21,6 +24,8 @@ while [ $# -gt 0 ]; do
     --clients) CLIENT_SETS=$2; shift ;;
     --idle) IDLE_SETS=$2; shift ;;
     --keep) KEEP=$2; shift ;;
+    --store) STORE=$2; shift
+      [ "$STORE" = sqlite ] || { echo "--store: only sqlite" >&2; exit 2; } ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -138,10 +143,22 @@ CFG
     # scheduler with one worker instead of the single-threaded one).
     [ "${MW_RUNTIME:-current}" = multi ] || printf 'worker_threads = 1\n'
     printf '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' "$W/certs/server.pem" "$W/certs/server-key.pem"
+    [ -z "$STORE" ] || printf '[control_plane]\nstore = "sqlite://%s"\n' "$W/state.db"
+  } >"$W/mongoward.toml"
+  {
     printf '[[clusters]]\nname = "default"\nuri = "mongodb://127.0.0.1:%s"\n' "$UP_PORT"
     access_list
     users_block
-  } >"$W/mongoward.toml"
+  } >"$W/policy.toml"
+  if [ -z "$STORE" ]; then
+    cat "$W/policy.toml" >>"$W/mongoward.toml"
+  else
+    # The store holds the policy; the configuration the proxy runs on has none.
+    cat "$W/mongoward.toml" "$W/policy.toml" >"$W/import.toml"
+    "$MW" admin init --config "$W/mongoward.toml" --org-name bench >/dev/null
+    "$MW" admin import --config "$W/import.toml" --project bench >"$W/import.json"
+    log "policy imported into the store: $(cat "$W/import.json")"
+  fi
 }
 
 start_haproxy() {
@@ -206,6 +223,8 @@ main() {
   start_servers
   log "workdir $W; upstream :$UP_PORT, haproxy :$HA_PORT, mongoward :$MW_PORT (auth=$MW_AUTH)"
   FAILED=0
+  POLICY="the TOML"
+  [ -z "$STORE" ] || POLICY="the store ($STORE)"
   LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   : >"$W/results.jsonl"
   local variants=(direct haproxy mongoward)
@@ -221,7 +240,7 @@ main() {
   run_conn_tests
   python3 "$REPO/benches/support/compare_table.py" "$W/results.jsonl" \
     --auth "$MW_AUTH" --cpus "client=$CLIENT_CPU,servers=$SERVER_CPU" \
-    --settings "reps=$REPS warmup=${WARMUP}s secs=${SECS}s clients=[$CLIENT_SETS] idle=[$IDLE_SETS]; load average before ${LOAD_BEFORE}, after $(cut -d' ' -f1-3 /proc/loadavg)"
+    --settings "mongoward policy from $POLICY; reps=$REPS warmup=${WARMUP}s secs=${SECS}s clients=[$CLIENT_SETS] idle=[$IDLE_SETS]; load average before ${LOAD_BEFORE}, after $(cut -d' ' -f1-3 /proc/loadavg)"
   [ -n "$KEEP" ] && log "raw results: $W/results.jsonl"
   return "$FAILED"
 }

@@ -205,6 +205,21 @@ impl Conn {
         Ok(())
     }
 
+    /// Waits (up to `within`) for the server to close the connection; true if it did.
+    #[allow(dead_code)] // benches/control.rs only
+    pub async fn wait_closed(&mut self, within: Duration) -> bool {
+        let limit = Limits::default().max_message_size;
+        let read = async {
+            loop {
+                match read_frame(&mut self.stream, &mut self.buf, limit).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => return,
+                }
+            }
+        };
+        tokio::time::timeout(within, read).await.is_ok()
+    }
+
     pub async fn close(mut self) {
         let _ = self.stream.shutdown().await;
     }
