@@ -2,8 +2,6 @@
 //! moves into a project of a real SQLite store, and a store-mode file refuses policy tables.
 
 mod common;
-#[path = "common/postgres.rs"]
-mod postgres;
 
 use mongoward::config::Config;
 use mongoward::control::api::events::Event;
@@ -239,7 +237,7 @@ async fn import_refuses_what_atlas_cannot_express() {
 /// The same import into a PostgreSQL store: records and their events in one transaction.
 #[tokio::test]
 async fn import_into_postgres_writes_one_event_per_item() {
-    let Some(pg) = postgres::Postgres::start() else {
+    let Some(pg) = common::postgres::Postgres::start() else {
         return;
     };
     let certs = common::certs();
