@@ -63,20 +63,7 @@ async fn import_moves_the_file_policy_into_a_project_once() {
     assert!(err.to_string().contains("admin init"), "{err}");
 
     let store = Store::open(&url, None).await.unwrap();
-    let org = model::new_id();
-    let rec = Org {
-        id: org.clone(),
-        name: "acme".into(),
-        settings: OrgSettings::default(),
-    };
-    store
-        .apply(vec![Op::Put {
-            key: model::org_key(&org),
-            value: serde_json::to_value(rec).unwrap(),
-            expect: Expect::Absent,
-        }])
-        .await
-        .unwrap();
+    let org = seed_org(&store).await;
     let report = mongoward::control::import::import(&path, "prod")
         .await
         .unwrap();
@@ -244,20 +231,7 @@ async fn import_into_postgres_writes_one_event_per_item() {
     let path = certs.dir.path().join("mongoward.toml");
     std::fs::write(&path, file_text(&certs, &pg.url(), POLICY)).unwrap();
     let store = Store::open(&pg.url(), None).await.unwrap();
-    let org = model::new_id();
-    let rec = Org {
-        id: org.clone(),
-        name: "acme".into(),
-        settings: OrgSettings::default(),
-    };
-    store
-        .apply(vec![Op::Put {
-            key: model::org_key(&org),
-            value: serde_json::to_value(rec).unwrap(),
-            expect: Expect::Absent,
-        }])
-        .await
-        .unwrap();
+    let org = seed_org(&store).await;
     let report = mongoward::control::import::import(&path, "prod")
         .await
         .unwrap();
@@ -290,4 +264,23 @@ async fn import_into_postgres_writes_one_event_per_item() {
         .iter()
         .filter(|c| c.revision == last)
         .any(|c| c.key.starts_with("events/")));
+}
+
+/// Writes the organization `admin init` would have made (import refuses to run without one).
+async fn seed_org(store: &Store) -> String {
+    let org = model::new_id();
+    let rec = Org {
+        id: org.clone(),
+        name: "acme".into(),
+        settings: OrgSettings::default(),
+    };
+    store
+        .apply(vec![Op::Put {
+            key: model::org_key(&org),
+            value: serde_json::to_value(rec).unwrap(),
+            expect: Expect::Absent,
+        }])
+        .await
+        .unwrap();
+    org
 }
