@@ -116,28 +116,21 @@ pub fn view(
 }
 
 fn org_roles(names: &[String]) -> R<Vec<OrgRole>> {
-    if names.is_empty() {
-        return Err(ApiError::validation("roles must name at least one role"));
-    }
-    names
-        .iter()
-        .map(|n| {
-            OrgRole::from_name(n)
-                .ok_or_else(|| ApiError::validation(format!("{n} is not an organization role")))
-        })
-        .collect()
+    role_names(names, OrgRole::from_name, "an organization")
 }
 
 pub fn group_roles(names: &[String]) -> R<Vec<GroupRole>> {
+    role_names(names, GroupRole::from_name, "a project")
+}
+
+/// At least one role, each a name `parse` knows (`level` words the error).
+fn role_names<T>(names: &[String], parse: fn(&str) -> Option<T>, level: &str) -> R<Vec<T>> {
     if names.is_empty() {
         return Err(ApiError::validation("roles must name at least one role"));
     }
     names
         .iter()
-        .map(|n| {
-            GroupRole::from_name(n)
-                .ok_or_else(|| ApiError::validation(format!("{n} is not a project role")))
-        })
+        .map(|n| parse(n).ok_or_else(|| ApiError::validation(format!("{n} is not {level} role"))))
         .collect()
 }
 
