@@ -116,8 +116,9 @@ pub async fn create(
     PathParams(group_id): PathParams<String>,
     Body(AccessEntries(body)): Body<AccessEntries>,
 ) -> R<(StatusCode, Json<Paged<AccessEntryBody>>)> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::CreateAccessList, &p)?;
+    let p = state
+        .project_for(&caller, Operation::CreateAccessList, &group_id)
+        .await?;
     if body.is_empty() || body.len() > MAX_PER_REQUEST {
         return Err(ApiError::validation(format!(
             "give 1 to {MAX_PER_REQUEST} entries"
@@ -182,8 +183,9 @@ pub async fn get(
     caller: Caller,
     PathParams((group_id, value)): PathParams<(String, String)>,
 ) -> R<Json<AccessEntryBody>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::GetAccessEntry, &p)?;
+    state
+        .project_for(&caller, Operation::GetAccessEntry, &group_id)
+        .await?;
     Ok(Json(view(&load(&state, &group_id, &value).await?.0)))
 }
 
@@ -196,8 +198,9 @@ pub async fn status(
     caller: Caller,
     PathParams((group_id, value)): PathParams<(String, String)>,
 ) -> R<Json<AccessStatus>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::GetAccessEntryStatus, &p)?;
+    state
+        .project_for(&caller, Operation::GetAccessEntryStatus, &group_id)
+        .await?;
     load(&state, &group_id, &value).await?;
     Ok(Json(AccessStatus {
         status: "ACTIVE".into(),
@@ -213,8 +216,9 @@ pub async fn delete(
     caller: Caller,
     PathParams((group_id, value)): PathParams<(String, String)>,
 ) -> R<StatusCode> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::DeleteAccessEntry, &p)?;
+    let p = state
+        .project_for(&caller, Operation::DeleteAccessEntry, &group_id)
+        .await?;
     let (_, rev) = load(&state, &group_id, &value).await?;
     let ops = vec![Op::Delete {
         key: access_entry_key(&group_id, &value),

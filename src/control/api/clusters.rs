@@ -233,8 +233,9 @@ pub async fn get(
     caller: Caller,
     PathParams((group_id, name)): PathParams<(String, String)>,
 ) -> R<Json<ClusterView>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::GetCluster, &p)?;
+    let p = state
+        .project_for(&caller, Operation::GetCluster, &group_id)
+        .await?;
     let (c, _) = load(&state, &p, &name).await?;
     Ok(Json(view(&state, &c)))
 }
@@ -249,8 +250,9 @@ pub async fn update(
     PathParams((group_id, name)): PathParams<(String, String)>,
     Body(body): Body<UpdateCluster>,
 ) -> R<Json<ClusterView>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::UpdateCluster, &p)?;
+    let p = state
+        .project_for(&caller, Operation::UpdateCluster, &group_id)
+        .await?;
     let (mut c, rev) = load(&state, &p, &name).await?;
     if let Some(u) = body.upstream {
         check_upstream(&u)?;
@@ -289,8 +291,9 @@ pub async fn delete(
     caller: Caller,
     PathParams((group_id, name)): PathParams<(String, String)>,
 ) -> R<StatusCode> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::DeleteCluster, &p)?;
+    let p = state
+        .project_for(&caller, Operation::DeleteCluster, &group_id)
+        .await?;
     let (_, rev) = load(&state, &p, &name).await?;
     let ops = vec![Op::Delete {
         key: key(&group_id, &name),

@@ -241,8 +241,9 @@ pub async fn create(
     PathParams(group_id): PathParams<String>,
     Body(body): Body<CreateDatabaseUser>,
 ) -> R<(StatusCode, Json<DatabaseUserView>)> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::CreateDatabaseUser, &p)?;
+    let p = state
+        .project_for(&caller, Operation::CreateDatabaseUser, &group_id)
+        .await?;
     if body.group_id.as_deref().is_some_and(|g| g != group_id) {
         return Err(ApiError::validation(
             "groupId in the body must match the path",
@@ -318,8 +319,9 @@ pub async fn get(
     caller: Caller,
     PathParams((group_id, db, name)): PathParams<(String, String, String)>,
 ) -> R<Json<DatabaseUserView>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::GetDatabaseUser, &p)?;
+    state
+        .project_for(&caller, Operation::GetDatabaseUser, &group_id)
+        .await?;
     let (u, _) = load(&state, &group_id, &db, &name).await?;
     Ok(Json(view(&u)))
 }
@@ -336,8 +338,9 @@ pub async fn update(
     PathParams((group_id, db, name)): PathParams<(String, String, String)>,
     Body(body): Body<UpdateDatabaseUser>,
 ) -> R<Json<DatabaseUserView>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::UpdateDatabaseUser, &p)?;
+    let p = state
+        .project_for(&caller, Operation::UpdateDatabaseUser, &group_id)
+        .await?;
     let (mut u, rev) = load(&state, &group_id, &db, &name).await?;
     let mut customs = Vec::new();
     if let Some(r) = body.roles {
@@ -391,8 +394,9 @@ pub async fn delete(
     caller: Caller,
     PathParams((group_id, db, name)): PathParams<(String, String, String)>,
 ) -> R<StatusCode> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::DeleteDatabaseUser, &p)?;
+    let p = state
+        .project_for(&caller, Operation::DeleteDatabaseUser, &group_id)
+        .await?;
     let (_, rev) = load(&state, &group_id, &db, &name).await?;
     let ops = vec![Op::Delete {
         key: db_user_key(&group_id, &db, &name),

@@ -294,8 +294,9 @@ pub async fn get_group(
     caller: Caller,
     PathParams(group_id): PathParams<String>,
 ) -> R<Json<GroupView>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::GetGroup, &p)?;
+    let p = state
+        .project_for(&caller, Operation::GetGroup, &group_id)
+        .await?;
     Ok(Json(group_view(&state, &p).await?))
 }
 

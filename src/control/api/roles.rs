@@ -175,8 +175,9 @@ pub async fn create(
     PathParams(group_id): PathParams<String>,
     Body(body): Body<CustomRoleBody>,
 ) -> R<(StatusCode, Json<CustomRoleBody>)> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::CreateCustomRole, &p)?;
+    let p = state
+        .project_for(&caller, Operation::CreateCustomRole, &group_id)
+        .await?;
     validate::name("roleName", &body.role_name)?;
     if roles::lookup_or_alias(&body.role_name).is_some() {
         return Err(ApiError::validation(format!(
@@ -233,8 +234,9 @@ pub async fn get(
     caller: Caller,
     PathParams((group_id, name)): PathParams<(String, String)>,
 ) -> R<Json<CustomRoleBody>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::GetCustomRole, &p)?;
+    state
+        .project_for(&caller, Operation::GetCustomRole, &group_id)
+        .await?;
     Ok(Json(view(&load(&state, &group_id, &name).await?.0)))
 }
 
@@ -248,8 +250,9 @@ pub async fn update(
     PathParams((group_id, name)): PathParams<(String, String)>,
     Body(body): Body<UpdateCustomRole>,
 ) -> R<Json<CustomRoleBody>> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::UpdateCustomRole, &p)?;
+    let p = state
+        .project_for(&caller, Operation::UpdateCustomRole, &group_id)
+        .await?;
     let (mut role, rev) = load(&state, &group_id, &name).await?;
     if let Some(a) = body.actions {
         check_actions(&a)?;
@@ -285,8 +288,9 @@ pub async fn delete(
     caller: Caller,
     PathParams((group_id, name)): PathParams<(String, String)>,
 ) -> R<StatusCode> {
-    let (p, _) = state.project(&group_id).await?;
-    caller.may_group(Operation::DeleteCustomRole, &p)?;
+    let p = state
+        .project_for(&caller, Operation::DeleteCustomRole, &group_id)
+        .await?;
     let (_, rev) = load(&state, &group_id, &name).await?;
     let mut holders: Vec<String> = state
         .list_deep::<DatabaseUser>(&db_users_prefix(&group_id))

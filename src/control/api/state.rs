@@ -144,8 +144,7 @@ impl AppState {
         view: impl Fn(&T) -> V,
     ) -> Result<Paged<V>, ApiError> {
         let page = q.check()?;
-        let (p, _) = self.project(group_id).await?;
-        caller.may_group(what.op, &p)?;
+        self.project_for(caller, what.op, group_id).await?;
         let records = self.list_deep::<T>(&(what.records)(group_id)).await?;
         let views = records.iter().map(|(_, r, _)| view(r)).collect();
         let path = format!("/api/atlas/v2/groups/{group_id}/{}", what.path);
@@ -158,6 +157,18 @@ impl AppState {
         self.get(&format!("groups/{group_id}"))
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no project with id {group_id}")))
+    }
+
+    /// The project `group_id` (404 when missing), once `caller` may run `op` on it (403).
+    pub async fn project_for(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        group_id: &str,
+    ) -> Result<Project, ApiError> {
+        let (p, _) = self.project(group_id).await?;
+        caller.may_group(op, &p)?;
+        Ok(p)
     }
 
     pub async fn org(&self, org_id: &str) -> Result<(Org, Revision), ApiError> {
