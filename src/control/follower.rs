@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::policy::{compile, group_items, CompileOptions};
 use super::store::{Revision, Store, StoreError};
 use crate::config::now_unix;
-use crate::proxy::live::Live;
+use crate::proxy::server::live::Live;
 
 /// The follower checks the store at least this often (and reports staleness).
 const TICK: Duration = Duration::from_secs(1);

@@ -17,8 +17,8 @@ use crate::gates::access_list::{
     AccessEntryConfig, AccessList, AccessListError, BuildOptions, Strictness,
 };
 use crate::gates::users::{Directory, UserConfig};
-use crate::proxy::live::Desired;
-use crate::proxy::policy::ProjectPolicy;
+use crate::proxy::server::live::Desired;
+use crate::proxy::state::policy::ProjectPolicy;
 
 use super::model::{
     mongod_action, parse_key, AccessEntry, Cluster, CustomRole, DatabaseUser, KeyRef, Project,

@@ -339,7 +339,7 @@ fn bad_cluster_records_are_refused_with_a_reason() {
 #[test]
 fn the_data_plane_policy_routes_each_cluster_to_its_project() {
     use crate::config::OnRevoke;
-    use crate::proxy::policy::Policy;
+    use crate::proxy::state::policy::Policy;
     let g = ProjectRecords {
         project: Some(project(G)),
         id: G.into(),

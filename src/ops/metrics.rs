@@ -1,12 +1,12 @@
-//! Prometheus metrics: the registry ([`Metrics`], the process-wide `proxy::stats::Stats`),
-//! its text rendering and a scrape endpoint on a listener of its own.
+//! Prometheus metrics: the text rendering of the process-wide registry ([`Metrics`],
+//! `proxy::state::stats::Stats`) and a scrape endpoint on a listener of its own. The
+//! registry does not know this module: metrics reads stats, never the other way round.
 //!
 //! ```toml
 //! [metrics]
 //! listen = "127.0.0.1:9216"
 //! ```
 
-pub mod counters;
 mod http;
 mod render;
 
@@ -18,7 +18,7 @@ pub use http::serve;
 pub use render::render;
 
 /// The registry every connection increments.
-pub type Metrics = crate::proxy::stats::Stats;
+pub type Metrics = crate::proxy::state::stats::Stats;
 
 /// `[metrics]`. Absent means no endpoint.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -3,32 +3,16 @@
 //! accept -> access list -> TLS -> session loop (frame codec -> handshake/SCRAM ->
 //! classify -> authorize -> upstream -> reply inspection -> client).
 
-pub mod accept;
-pub mod auth;
-pub mod commands;
-pub mod control;
-pub mod cursors;
-pub mod filter;
-pub mod handshake;
-pub mod inspect;
+pub mod client;
 pub mod io;
-pub mod legacy;
-pub mod limits;
-pub mod live;
-pub mod policy;
-pub mod replies;
-pub mod replset;
-pub mod route;
-pub mod session;
-pub mod session_limits;
-pub mod session_upstream;
-pub mod signal;
-pub mod sni;
-pub mod stats;
+pub mod server;
+pub mod state;
 pub mod upstream;
-pub mod upstream_auth;
-pub mod upstream_tls;
-pub mod wait;
+
+// Paths tests, benches and fuzz targets name (the modules live in the folders above).
+pub use client::filter;
+pub use server::live;
+pub use state::{policy, stats};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,8 +28,10 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use handshake::Identity;
-use policy::PolicyCell;
+use client::handshake::Identity;
+use server::{accept, control, limits, sni};
+use state::cursors;
+use state::policy::PolicyCell;
 use upstream::Cluster;
 
 /// Why the proxy could not start.
@@ -74,7 +60,7 @@ pub struct Shared {
     /// Cursor owners (recorded from replies that open cursors, checked on getMore).
     pub cursors: cursors::CursorRegistry,
     /// Live connections, for revocation sweeps (not touched per message).
-    pub sessions: DashMap<i64, Arc<control::SessionHandle>>,
+    pub sessions: DashMap<i64, Arc<state::handle::SessionHandle>>,
     pub config_path: PathBuf,
     pub proxy_protocol: bool,
     pub proxy_trusted: Vec<IpNet>,

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::counters::{AuthMechanism, Histogram, BUCKET_LABELS};
 use super::Metrics;
+use crate::proxy::state::counters::{AuthMechanism, Histogram, BUCKET_LABELS};
 
 /// Writes `# HELP` and `# TYPE` for one metric family.
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

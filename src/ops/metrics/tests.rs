@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::counters::{command_index, AuthMechanism, Histogram, KNOWN_COMMANDS};
 use super::http::{route, Target};
 use super::{render, serve, Metrics, MetricsConfig};
+use crate::proxy::state::counters::{command_index, AuthMechanism, Histogram, KNOWN_COMMANDS};
 
 /// A registry with one of everything moved, so every family shows a value.
 fn known_state() -> Metrics {

@@ -15,9 +15,9 @@ use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 use arc_swap::ArcSwap;
 use tokio_rustls::StartHandshake;
 
-use super::policy::{Policy, ProjectPolicy};
-use super::upstream::Cluster;
 use crate::config::Config;
+use crate::proxy::state::policy::{Policy, ProjectPolicy};
+use crate::proxy::upstream::Cluster;
 
 /// The clusters one listener serves, with the SNI names that select each of them.
 /// Swappable: the control plane adds and removes clusters while the listener runs (one

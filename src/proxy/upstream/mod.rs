@@ -2,6 +2,12 @@
 //! per-cluster cache of the upstream's hello (limits and wire versions) that the
 //! proxy's own handshake answers are built from.
 
+pub mod inspect;
+pub mod login;
+pub mod replset;
+pub mod tls;
+pub mod wait;
+
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +18,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::io::{read_frame, FrameError, Stream};
-use super::replset;
-use super::upstream_auth::{self, ServiceLogin};
-use super::upstream_tls;
+use self::login::ServiceLogin;
 use crate::config::{ClusterConfig, UpstreamUri};
+use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::wire::{self, Limits};
 use tokio_rustls::TlsConnector;
 
@@ -180,7 +184,7 @@ impl Cluster {
                 _ => None,
             },
             tls: uri.tls.then(|| match &config.tls_ca_file {
-                Some(ca) => upstream_tls::connector(ca),
+                Some(ca) => tls::connector(ca),
                 None => Err("tls=true needs tls_ca_file".to_string()),
             }),
             settings: settings(config),
@@ -261,8 +265,8 @@ impl Cluster {
         }
         let hello = conn.command(hello).await?;
         if let Some(login) = &self.login {
-            let mechanism = upstream_auth::choose_mechanism(&hello);
-            upstream_auth::login(conn, login, mechanism).await?;
+            let mechanism = login::choose_mechanism(&hello);
+            login::login(conn, login, mechanism).await?;
         }
         Ok(hello)
     }
@@ -313,7 +317,7 @@ impl UpstreamConn {
             .map_err(UpstreamError::Connect)?;
         let _ = tcp.set_nodelay(true);
         let stream = match tls {
-            Some(c) => upstream_tls::wrap(c, host, tcp).await?,
+            Some(c) => tls::wrap(c, host, tcp).await?,
             None => Stream::Plain(tcp),
         };
         Ok(UpstreamConn {

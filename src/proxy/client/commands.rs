@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 
-use super::replies::ErrorReply;
-use super::route::{ReplyFilter, Route};
-use super::session::Session;
 use crate::authz::actions;
 use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::config::now_unix;
 use crate::gates::users::{Context, User};
+use crate::proxy::client::replies::ErrorReply;
+use crate::proxy::client::route::{ReplyFilter, Route};
+use crate::proxy::client::session::Session;
 use crate::wire::elements;
 
 /// Logical sessions remembered per connection (endSessions may only end these).
@@ -33,7 +33,7 @@ fn roles_array(u: &User) -> RawArrayBuf {
 impl Session {
     /// The authenticated user under the current policy generation: a reload that changes
     /// the user's roles applies from the next command; a removed user is gone.
-    pub(super) fn current_user(&mut self) -> Option<Arc<User>> {
+    pub(crate) fn current_user(&mut self) -> Option<Arc<User>> {
         let current = self.user.as_ref()?;
         let generation = self.shared.policy.generation();
         if generation != self.user_generation {
@@ -53,14 +53,14 @@ impl Session {
         self.user.clone()
     }
 
-    pub(super) fn set_user(&mut self, user: Arc<User>) {
+    pub(crate) fn set_user(&mut self, user: Arc<User>) {
         self.owner = Some(Arc::from(format!("{}.{}", user.db, user.user)));
         self.handle.set_user(&user.db, &user.user);
         self.user_generation = self.shared.policy.generation();
         self.user = Some(user);
     }
 
-    pub(super) fn logout(&mut self) -> RawDocumentBuf {
+    pub(crate) fn logout(&mut self) -> RawDocumentBuf {
         self.user = None;
         self.owner = None;
         self.conversation = None;
@@ -70,12 +70,12 @@ impl Session {
         rawdoc! { "ok": 1.0 }
     }
 
-    pub(super) fn whats_my_uri(&self) -> RawDocumentBuf {
+    pub(crate) fn whats_my_uri(&self) -> RawDocumentBuf {
         rawdoc! { "you": self.info.peer.to_string(), "ok": 1.0 }
     }
 
     /// Answered with the proxy's user and roles, never the upstream service user.
-    pub(super) fn connection_status(&mut self, body: &RawDocument) -> RawDocumentBuf {
+    pub(crate) fn connection_status(&mut self, body: &RawDocument) -> RawDocumentBuf {
         let mut users = RawArrayBuf::new();
         let mut roles = RawArrayBuf::new();
         let user = self.current_user();
@@ -97,7 +97,7 @@ impl Session {
     }
 
     /// usersInfo from the configuration (authorization already checked by `decide`).
-    pub(super) fn users_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
+    pub(crate) fn users_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
         let policy = self.shared.policy.load();
         let ctx = Context {
             cluster: &self.info.cluster.name,
@@ -142,7 +142,7 @@ impl Session {
     }
 
     /// rolesInfo: the custom roles of this proxy (they live on admin, as Atlas's do).
-    pub(super) fn roles_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
+    pub(crate) fn roles_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
         let policy = self.shared.policy.load();
         let catalog = policy.catalog(&self.info.cluster.name);
         let named = body.get_str("rolesInfo").ok();
@@ -179,7 +179,7 @@ impl Session {
     }
 
     /// getMore only on a cursor this user opened, for the namespace it belongs to.
-    pub(super) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
+    pub(crate) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
         match self.cursor_ns(id).as_deref() {
             Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
                 if self.shared.cursors.is_filtered(id) {
@@ -196,7 +196,7 @@ impl Session {
     }
 
     /// killCursors only on this user's cursors, unless the roles grant killAnyCursor.
-    pub(super) fn check_kill_cursors(&mut self, db: &str, coll: &str, ids: &[i64]) -> Route {
+    pub(crate) fn check_kill_cursors(&mut self, db: &str, coll: &str, ids: &[i64]) -> Route {
         let ns = Resource::Namespace { db, coll };
         if self.holds(Resource::Cluster, actions::KILL_ANY_CURSOR)
             || self.holds(ns, actions::KILL_ANY_CURSOR)
@@ -230,7 +230,7 @@ impl Session {
     }
 
     /// Remembers the lsid a command runs in (endSessions may only end these).
-    pub(super) fn note_lsid(&mut self, body: &RawDocument) {
+    pub(crate) fn note_lsid(&mut self, body: &RawDocument) {
         if let Some(id) = lsid_of(body) {
             if self.lsids.len() < MAX_LSIDS {
                 self.lsids.insert(id);
@@ -241,7 +241,7 @@ impl Session {
     /// endSessions is forwarded only when every session named was used on this
     /// connection; otherwise it is acknowledged without reaching the upstream, where all
     /// clients' sessions belong to the same service identity.
-    pub(super) fn route_end_sessions(&mut self, body: &RawDocument) -> Route {
+    pub(crate) fn route_end_sessions(&mut self, body: &RawDocument) -> Route {
         let Ok(list) = body.get_array("endSessions") else {
             return Route::Refuse(ErrorReply::new(
                 14,
@@ -273,7 +273,7 @@ fn lsid_of(body: &RawDocument) -> Option<[u8; 16]> {
     uuid_of(elements::get(body.as_bytes(), "lsid")?.as_document()?)
 }
 
-pub(super) fn privilege_doc(p: &crate::authz::model::Privilege) -> RawDocumentBuf {
+pub(crate) fn privilege_doc(p: &crate::authz::model::Privilege) -> RawDocumentBuf {
     use crate::authz::model::ResourcePattern as R;
     let resource = match &p.resource {
         R::AnyResource => rawdoc! { "anyResource": true },

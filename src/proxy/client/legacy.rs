@@ -11,7 +11,7 @@
 
 use bson::{rawdoc, RawDocument, RawDocumentBuf};
 
-use super::replies::ErrorReply;
+use crate::proxy::client::replies::ErrorReply;
 
 /// mongod's list (`check_allowed_op_query_cmd.cpp`): the handshake, and the commands
 /// "still used by some old drivers".

@@ -17,9 +17,9 @@ use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::time::{Instant, Sleep};
 
-use super::control::SessionHandle;
-use super::io::Stream;
-use super::signal::Stop;
+use crate::proxy::io::Stream;
+use crate::proxy::state::handle::SessionHandle;
+use crate::proxy::state::signal::Stop;
 
 /// How long a wait runs on the cheap path before it watches the client too.
 pub const PATIENCE: Duration = Duration::from_millis(250);

@@ -16,21 +16,21 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Sleep;
 use tracing::{debug, warn};
 
-use super::auth::Conversation;
-use super::control::SessionHandle;
-use super::cursors::Owner;
-use super::inspect;
-use super::io::{read_frame, FrameError, Stream};
-use super::replies::{self, ErrorReply, ReplyTo};
-use super::route::{self, ReplyFilter, Route};
-use super::signal::Stop;
-use super::stats::Stats;
-use super::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
-use super::wait::{max_time_ms, reply_limit, Waited};
-use super::Shared;
 use crate::gates::users::User;
-use crate::ops::metrics::counters::ClusterCounters;
 use crate::ops::ratelimit::LogLimit;
+use crate::proxy::client::auth::Conversation;
+use crate::proxy::client::replies::{self, ErrorReply, ReplyTo};
+use crate::proxy::client::route::{self, ReplyFilter, Route};
+use crate::proxy::io::{read_frame, FrameError, Stream};
+use crate::proxy::state::counters::ClusterCounters;
+use crate::proxy::state::cursors::Owner;
+use crate::proxy::state::handle::SessionHandle;
+use crate::proxy::state::signal::Stop;
+use crate::proxy::state::stats::Stats;
+use crate::proxy::upstream::inspect;
+use crate::proxy::upstream::wait::{max_time_ms, reply_limit, Waited};
+use crate::proxy::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
+use crate::proxy::Shared;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
 
 /// Malformed-message warnings per second (a peer can send them at will).
@@ -57,32 +57,32 @@ pub struct ConnInfo {
 /// Per-connection state.
 pub struct Session {
     pub info: ConnInfo,
-    pub(super) shared: Arc<Shared>,
-    pub(super) client: Stream,
-    pub(super) upstream: Option<UpstreamConn>,
-    pub(super) compressors: Vec<Compressor>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) client: Stream,
+    pub(crate) upstream: Option<UpstreamConn>,
+    pub(crate) compressors: Vec<Compressor>,
     /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
-    pub(super) owner: Option<Owner>,
+    pub(crate) owner: Option<Owner>,
     next_id: i32,
-    pub(super) buf: BytesMut,
-    pub(super) handle: Arc<SessionHandle>,
+    pub(crate) buf: BytesMut,
+    pub(crate) handle: Arc<SessionHandle>,
     /// The authenticated user (one per connection) and the policy generation it was read from.
-    pub(super) user: Option<Arc<User>>,
-    pub(super) user_generation: u64,
-    pub(super) conversation: Option<Conversation>,
+    pub(crate) user: Option<Arc<User>>,
+    pub(crate) user_generation: u64,
+    pub(crate) conversation: Option<Conversation>,
     /// Logical session ids used on this connection.
-    pub(super) lsids: HashSet<[u8; 16]>,
+    pub(crate) lsids: HashSet<[u8; 16]>,
     /// When the message being handled was fully read (for the proxy-added latency).
     received_at: Instant,
     /// This cluster's upstream counters (looked up once, not per message).
-    pub(super) cluster_stats: Arc<ClusterCounters>,
+    pub(crate) cluster_stats: Arc<ClusterCounters>,
     /// Deadline of waits on the upstream; one per session, only ever pushed later on the
     /// fast path (see `wait`).
-    pub(super) wait_timer: Option<Pin<Box<Sleep>>>,
+    pub(crate) wait_timer: Option<Pin<Box<Sleep>>>,
     /// The last message of an unauthenticated connection was a hello (login deadline).
-    pub(super) hello_seen: bool,
+    pub(crate) hello_seen: bool,
     /// Audit events waiting for queue space (`on_full = "block"` only).
-    pub(super) audit_backlog: Vec<crate::ops::audit::AuditEvent>,
+    pub(crate) audit_backlog: Vec<crate::ops::audit::AuditEvent>,
 }
 
 impl Session {
@@ -287,7 +287,7 @@ impl Session {
     }
 
     /// The upstream's hello facts as clients are told them (under the message-size cap).
-    pub(super) fn client_info(&self) -> Arc<UpstreamInfo> {
+    pub(crate) fn client_info(&self) -> Arc<UpstreamInfo> {
         let info = self.info.cluster.info();
         match info.capped(self.shared.max_message_size) {
             Some(capped) => Arc::new(capped),
@@ -296,7 +296,7 @@ impl Session {
     }
 
     /// Where this connection is, for audit events.
-    pub(super) fn audit_ctx(&self) -> crate::ops::audit::ConnCtx {
+    pub(crate) fn audit_ctx(&self) -> crate::ops::audit::ConnCtx {
         crate::ops::audit::ConnCtx {
             local: self.info.local,
             remote: self.info.peer,
@@ -310,13 +310,13 @@ impl Session {
         self.next_id
     }
 
-    pub(super) async fn reply_doc(&mut self, to: &ReplyTo, doc: &RawDocumentBuf) {
+    pub(crate) async fn reply_doc(&mut self, to: &ReplyTo, doc: &RawDocumentBuf) {
         let id = self.own_request_id();
         let bytes = replies::encode(to, id, doc);
         self.write_client(&bytes).await;
     }
 
-    pub(super) async fn reply_error(&mut self, to: &ReplyTo, err: &ErrorReply) {
+    pub(crate) async fn reply_error(&mut self, to: &ReplyTo, err: &ErrorReply) {
         self.reply_doc(to, &err.to_doc()).await;
     }
 
@@ -337,7 +337,7 @@ impl Session {
 
     /// Closes the upstream connection. Cursors live on in mongod (they belong to the
     /// user, not the connection) and time out there if nobody resumes them.
-    pub(super) fn drop_upstream(&mut self) {
+    pub(crate) fn drop_upstream(&mut self) {
         self.upstream = None;
     }
 
@@ -470,7 +470,7 @@ impl Session {
     }
 }
 
-pub(super) fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
+pub(crate) fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
     match e {
         UpstreamError::Timeout => ErrorReply::network_timeout("connect"),
         _ => ErrorReply::host_unreachable("cannot connect"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use super::Shared;
+use crate::proxy::Shared;
 
 /// Descriptors kept back from client connections whatever the limit: listeners, the
 /// metrics endpoint and its scrapes, the control plane, the audit file, the runtime's own.

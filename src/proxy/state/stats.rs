@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use crate::ops::metrics::counters::{
+use crate::proxy::state::counters::{
     AuthCounters, AuthMechanism, AuthzCounters, ClusterCounters, Histogram,
 };
 use crate::wire::Compressor;

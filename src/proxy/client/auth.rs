@@ -10,17 +10,17 @@ use bson::{rawdoc, Binary, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf}
 use rand::RngCore;
 use tracing::info;
 
-use super::replies::ErrorReply;
-use super::session::Session;
-use super::stats::Stats;
-use super::Shared;
 use crate::config::now_unix;
 use crate::gates::credentials::Mechanism;
 use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
 use crate::gates::throttle::{Refusal, Ticket, Verdict};
 use crate::gates::users::{Absent, Context, User};
 use crate::ops::audit::AuditEvent;
-use crate::ops::metrics::counters::AuthMechanism;
+use crate::proxy::client::replies::ErrorReply;
+use crate::proxy::client::session::Session;
+use crate::proxy::state::counters::AuthMechanism;
+use crate::proxy::state::stats::Stats;
+use crate::proxy::Shared;
 
 /// The conversation id mongod uses; one conversation per connection at a time.
 const CONVERSATION_ID: i32 = 1;
@@ -124,7 +124,7 @@ impl Session {
     }
 
     /// `saslStart` (or the speculative one inside hello): returns the reply fields.
-    pub(super) async fn sasl_start(
+    pub(crate) async fn sasl_start(
         &mut self,
         body: &RawDocument,
         db: &str,
@@ -247,7 +247,7 @@ impl Session {
     }
 
     /// `saslContinue`.
-    pub(super) async fn sasl_continue(
+    pub(crate) async fn sasl_continue(
         &mut self,
         body: &RawDocument,
     ) -> Result<RawDocumentBuf, ErrorReply> {
@@ -370,14 +370,14 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn auth_failed(&self) -> ErrorReply {
+    pub(crate) fn auth_failed(&self) -> ErrorReply {
         ErrorReply::authentication_failed()
     }
 
     /// hello's `speculativeAuthenticate`: the saslStart step inside the handshake. Any
     /// failure just omits the field; the driver then authenticates normally and sees the
     /// usual error.
-    pub(super) async fn speculative(&mut self, doc: &RawDocument) -> Option<RawDocumentBuf> {
+    pub(crate) async fn speculative(&mut self, doc: &RawDocument) -> Option<RawDocumentBuf> {
         if doc.get_i32("saslStart").is_err()
             && doc.get_f64("saslStart").is_err()
             && doc.get_bool("saslStart").is_err()
@@ -402,7 +402,7 @@ impl Session {
 
     /// hello's `saslSupportedMechs: "db.user"`. Unknown users get mongod's default pair,
     /// so the answer does not reveal which users exist.
-    pub(super) fn supported_mechs(&self, spec: &str) -> RawArrayBuf {
+    pub(crate) fn supported_mechs(&self, spec: &str) -> RawArrayBuf {
         let mut out = RawArrayBuf::new();
         let known = spec.split_once('.').and_then(|(db, user)| {
             let policy = self.shared.policy.load();

@@ -8,8 +8,8 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::io::Stream;
-use super::upstream::UpstreamError;
+use crate::proxy::io::Stream;
+use crate::proxy::upstream::UpstreamError;
 
 /// A client config trusting only `ca_file` (TLS 1.2 and 1.3).
 pub fn connector(ca_file: &Path) -> Result<TlsConnector, String> {

@@ -6,12 +6,12 @@ use bson::{RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use bytes::Bytes;
 use tracing::warn;
 
-use super::replies::ErrorReply;
-use super::route::{ReplyFilter, Route};
-use super::session::Session;
 use crate::authz::actions;
 use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::authz::privileges::UserPrivileges;
+use crate::proxy::client::replies::ErrorReply;
+use crate::proxy::client::route::{ReplyFilter, Route};
+use crate::proxy::client::session::Session;
 use crate::wire::{self, FLAG_MORE_TO_COME as MORE_TO_COME};
 
 /// listDatabases: keeps the databases the user holds any privilege in; totals are
@@ -169,7 +169,7 @@ fn unfilterable(frame: &[u8], e: &FilterError) -> Bytes {
 impl Session {
     /// Rewrites a reply the user may only partly see (listDatabases / listCollections).
     /// Fails closed: a reply that cannot be decoded or filtered becomes an error reply.
-    pub(super) fn filter_reply(&mut self, frame: Bytes, filter: ReplyFilter, db: &str) -> Bytes {
+    pub(crate) fn filter_reply(&mut self, frame: Bytes, filter: ReplyFilter, db: &str) -> Bytes {
         let limits = self.info.cluster.info().limits();
         let decoded = match wire::decode_reply(frame.clone(), &limits) {
             Ok(wire::Reply::Msg(m)) => Ok(m),
@@ -208,7 +208,7 @@ impl Session {
 
     /// Whether a listDatabases reply must be filtered: always with
     /// `authorizedDatabases: true`; when unspecified, unless the user may list all.
-    pub(super) fn list_databases_filter(
+    pub(crate) fn list_databases_filter(
         &mut self,
         body: &RawDocument,
         filter: bool,
@@ -231,7 +231,7 @@ impl Session {
 
     /// The authorizedCollections form needs some privilege in the database (mongod's
     /// rule); the reply is then filtered.
-    pub(super) fn list_collections_filtered(&mut self, db: &str) -> Route {
+    pub(crate) fn list_collections_filtered(&mut self, db: &str) -> Route {
         match self.current_user() {
             Some(u) if u.privileges.has_any_in_db(db) => {
                 Route::Forward(ReplyFilter::ListCollections)
@@ -260,12 +260,12 @@ pub fn fuzz_logic(data: &[u8]) {
         };
         UserPrivileges::from_privileges(vec![p], Vec::new())
     });
-    let _ = super::inspect::peek(data);
+    let _ = crate::proxy::upstream::inspect::peek(data);
     let frame = Bytes::copy_from_slice(data);
     let Ok(wire::Reply::Msg(m)) = wire::decode_reply(frame, &wire::Limits::default()) else {
         return;
     };
-    let _ = super::inspect::facts(m.body());
+    let _ = crate::proxy::upstream::inspect::facts(m.body());
     let _ = filter_body(m.body(), ReplyFilter::ListDatabases, "shop", Some(&PRIVS));
     if let Ok(Some(out)) = filter_body(m.body(), ReplyFilter::ListCollections, "shop", Some(&PRIVS))
     {

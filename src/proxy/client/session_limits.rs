@@ -5,12 +5,12 @@ use std::pin::Pin;
 
 use tokio::time::Sleep;
 
-use super::session::Session;
+use crate::proxy::client::session::Session;
 
 impl Session {
     /// Authenticated: no deadline. Unauthenticated: a hello (what monitoring connections
     /// send, and never authenticate) starts the count again; after a logout it restarts.
-    pub(super) fn update_login_deadline(&mut self, login: &mut Option<Pin<Box<Sleep>>>) {
+    pub(crate) fn update_login_deadline(&mut self, login: &mut Option<Pin<Box<Sleep>>>) {
         let Some(d) = self.shared.login_timeout else {
             return;
         };
@@ -25,14 +25,14 @@ impl Session {
 
     /// Records an audit event from the message path. With `on_full = "block"` and a full
     /// queue the event waits here and the loop sends it before reading the next message.
-    pub(super) fn audit(&mut self, event: crate::ops::audit::AuditEvent) {
+    pub(crate) fn audit(&mut self, event: crate::ops::audit::AuditEvent) {
         if let Err(event) = self.shared.auditor.try_emit(event) {
             self.audit_backlog.push(*event);
         }
     }
 
     /// Sends the events `audit` had to keep, waiting for queue space.
-    pub(super) async fn flush_audit_backlog(&mut self) {
+    pub(crate) async fn flush_audit_backlog(&mut self) {
         for event in std::mem::take(&mut self.audit_backlog) {
             self.shared.auditor.emit_blocking(event).await;
         }

@@ -3,15 +3,15 @@
 
 use bson::{RawDocument, RawDocumentBuf};
 
-use super::handshake::{self, HelloRequest};
-use super::legacy::{self, LegacyRefusal, LOG_BURST, LOG_INTERVAL_SECS};
-use super::replies::ErrorReply;
-use super::session::Session;
-use super::stats::Stats;
 use crate::authz::classify::{Kind, NoSequences, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
 use crate::ops::ratelimit::LogLimit;
+use crate::proxy::client::handshake::{self, HelloRequest};
+use crate::proxy::client::legacy::{self, LegacyRefusal, LOG_BURST, LOG_INTERVAL_SECS};
+use crate::proxy::client::replies::ErrorReply;
+use crate::proxy::client::session::Session;
+use crate::proxy::state::stats::Stats;
 use crate::wire::{DocSequence, Documents, OpMsg, OpQuery};
 
 /// The decision for one command.

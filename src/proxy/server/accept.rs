@@ -13,19 +13,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use super::control::SessionHandle;
-use super::io::Stream;
-use super::limits::{CapRefusal, SourceSlot};
-use super::session::{ConnInfo, Session};
-use super::sni::{self, Route};
-use super::stats::Stats;
-use super::upstream::Cluster;
-use super::{ActiveGuard, Shared};
 use crate::config::now_unix;
 use crate::gates::access_list::{Decision, DenyReason};
 use crate::gates::proxy_protocol::{self, ProxyHeader};
 use crate::ops::audit::{AuditEvent, ConnCtx};
 use crate::ops::ratelimit::LogLimit;
+use crate::proxy::client::session::{ConnInfo, Session};
+use crate::proxy::io::Stream;
+use crate::proxy::server::limits::{CapRefusal, SourceSlot};
+use crate::proxy::server::sni::{self, Route};
+use crate::proxy::state::handle::SessionHandle;
+use crate::proxy::state::stats::Stats;
+use crate::proxy::upstream::Cluster;
+use crate::proxy::{ActiveGuard, Shared};
 
 /// Log lines per second for per-connection events a flood can repeat at will.
 static REFUSAL_LOG: LogLimit = LogLimit::per_second(20);

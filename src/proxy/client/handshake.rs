@@ -11,7 +11,7 @@
 use bson::oid::ObjectId;
 use bson::{rawdoc, RawArrayBuf, RawDocument, RawDocumentBuf};
 
-use super::upstream::UpstreamInfo;
+use crate::proxy::upstream::UpstreamInfo;
 use crate::wire::Compressor;
 
 /// What a hello request asked for.

@@ -14,12 +14,13 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
-use super::policy::{Policy, ProjectPolicy};
-use super::sni::Route;
-use super::upstream::Cluster;
-use super::{accept, bind, Shared};
 use crate::config::{now_unix, ClusterConfig, Config, ConfigError, UpstreamUri};
 use crate::gates::access_list::Strictness;
+use crate::proxy::server::accept;
+use crate::proxy::server::sni::Route;
+use crate::proxy::state::policy::{Policy, ProjectPolicy};
+use crate::proxy::upstream::Cluster;
+use crate::proxy::{bind, Shared};
 
 /// Per-process state of the live layout (a field of [`Shared`]).
 #[derive(Default)]
@@ -49,7 +50,7 @@ impl LiveState {
         self.store_mode.load(Ordering::Acquire)
     }
 
-    pub(super) fn init(&self, acceptor: TlsAcceptor, shared_route: Arc<Route>) {
+    pub(crate) fn init(&self, acceptor: TlsAcceptor, shared_route: Arc<Route>) {
         let _ = self.acceptor.set(acceptor);
         let _ = self.shared_route.set(shared_route);
     }
@@ -66,7 +67,7 @@ pub struct Desired {
 /// A handle on a running proxy for the control plane.
 #[derive(Clone)]
 pub struct Live {
-    pub(super) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Live {
@@ -77,7 +78,7 @@ impl Live {
     }
 
     /// The process counters (the follower reports its sync state there).
-    pub fn stats(&self) -> &super::stats::Stats {
+    pub fn stats(&self) -> &crate::proxy::state::stats::Stats {
         &self.shared.stats
     }
 
@@ -265,7 +266,7 @@ fn push_unique(list: &mut RouteList, entry: (Vec<String>, Arc<Cluster>), on: &st
 /// store, listeners from the control plane).
 pub fn reload_certs_only(shared: &Shared) -> Result<u64, ConfigError> {
     let config = Config::load_with(&shared.config_path, Strictness::Reload, now_unix())?;
-    super::control::reload_certs(shared, &config)?;
+    crate::proxy::server::control::reload_certs(shared, &config)?;
     info!("configuration reloaded (store mode: certificates only)");
     Ok(shared.policy.generation())
 }

@@ -3,12 +3,12 @@
 
 use tracing::{debug, info, warn};
 
-use super::replies::{ErrorReply, ReplyTo};
-use super::session::{upstream_error_reply, Flow, Session};
-use super::stats::Stats;
-use super::upstream::UpstreamConn;
-use super::wait::{Waited, Watch, PATIENCE};
 use crate::ops::ratelimit::LogLimit;
+use crate::proxy::client::replies::{ErrorReply, ReplyTo};
+use crate::proxy::client::session::{upstream_error_reply, Flow, Session};
+use crate::proxy::state::stats::Stats;
+use crate::proxy::upstream::wait::{Waited, Watch, PATIENCE};
+use crate::proxy::upstream::UpstreamConn;
 use crate::wire::OpMsg;
 
 /// Warnings per second for events a misbehaving peer can repeat at will.
@@ -18,7 +18,7 @@ static UPSTREAM_TIMEOUT_LOG: LogLimit = LogLimit::per_second(5);
 impl Session {
     /// Opens the upstream connection if there is none, watching the client and the
     /// stop signal meanwhile (the set-up has its own deadline, `connect_timeout_secs`).
-    pub(super) async fn connect_upstream(&mut self) -> Result<(), Waited<ErrorReply>> {
+    pub(crate) async fn connect_upstream(&mut self) -> Result<(), Waited<ErrorReply>> {
         if self.upstream.is_some() {
             return Ok(());
         }
@@ -51,7 +51,7 @@ impl Session {
     }
 
     /// The upstream connection and what a wait on it watches (disjoint borrows).
-    pub(super) fn watch(&mut self) -> (Option<&mut UpstreamConn>, Watch<'_>) {
+    pub(crate) fn watch(&mut self) -> (Option<&mut UpstreamConn>, Watch<'_>) {
         let timer = self
             .wait_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(PATIENCE)));
@@ -66,7 +66,7 @@ impl Session {
 
     /// A wait on the upstream ended without its result. The upstream connection is
     /// dropped either way: a late reply would answer the wrong request.
-    pub(super) async fn wait_ended<T>(
+    pub(crate) async fn wait_ended<T>(
         &mut self,
         ended: Waited<T>,
         msg: &OpMsg,

@@ -6,10 +6,10 @@
 
 use bson::{rawdoc, spec::BinarySubtype, Binary, RawDocument, RawDocumentBuf};
 
-use super::upstream::{UpstreamConn, UpstreamError};
 use crate::config::ServicePassword;
 use crate::gates::credentials::Mechanism;
 use crate::gates::scram::{KeyCache, ScramClient};
+use crate::proxy::upstream::{UpstreamConn, UpstreamError};
 use std::sync::Arc;
 
 /// The service login of one cluster.

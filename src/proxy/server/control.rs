@@ -1,140 +1,21 @@
-//! Live control of established connections: the session registry, the revocation sweep
+//! Live control of established connections: the revocation sweep
 //! (expired or removed access-list entries and users close their connections within a
 //! second) and configuration reload (SIGHUP and file changes).
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwapOption;
 use tracing::{info, warn};
 
-use super::signal::{Stop, StopSignal, Wait};
-use super::Shared;
-use crate::config::{now_unix, Config, ConfigError, OnRevoke};
+use crate::config::{now_unix, Config, ConfigError};
 use crate::gates::access_list::Strictness;
-use crate::gates::access_list::{Decision, DenyReason};
-use crate::gates::users::Absent;
-use crate::gates::users::Context;
-use crate::ops::audit::{AuditEvent, ConnCtx, Principal, ReloadSummary, RevokeReason, UserRef};
+use crate::ops::audit::{AuditEvent, ReloadSummary};
+use crate::proxy::Shared;
 
 /// How often live connections are re-checked against the policy. Expiry is promised
 /// "within a second"; a quarter second leaves room for a busy machine.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
-
-/// What the registry knows about one live connection.
-pub struct SessionHandle {
-    /// The address the access list admitted (after PROXY protocol, if any).
-    pub ip: IpAddr,
-    /// The cluster the connection belongs to.
-    pub cluster: String,
-    /// (authentication db, user) once authenticated.
-    user: ArcSwapOption<(String, String)>,
-    /// Where the connection is, for the audit event that reports its revocation.
-    pub ctx: ConnCtx,
-    stop: StopSignal,
-}
-
-impl SessionHandle {
-    pub fn new(ip: IpAddr, cluster: &str, ctx: ConnCtx) -> SessionHandle {
-        SessionHandle {
-            ip,
-            cluster: cluster.to_string(),
-            user: ArcSwapOption::empty(),
-            ctx,
-            stop: StopSignal::default(),
-        }
-    }
-
-    pub fn set_user(&self, db: &str, user: &str) {
-        self.user
-            .store(Some(Arc::new((db.to_string(), user.to_string()))));
-    }
-
-    pub fn clear_user(&self) {
-        self.user.store(None);
-    }
-
-    /// Why the current policy no longer admits this connection, if it does not.
-    fn revoked_by(&self, policy: &super::policy::Policy, now: i64) -> Option<RevokeReason> {
-        // A deleted cluster (store mode) takes its connections with it.
-        if !policy.has_cluster(&self.cluster) {
-            return Some(RevokeReason::ClusterRemoved);
-        }
-        let access = policy.access(&self.cluster);
-        let close_on_access = policy.on_revoke == OnRevoke::Close;
-        if close_on_access && !access.still_admits(self.ip, now) {
-            return Some(match access.check(self.ip, now) {
-                Decision::Deny(DenyReason::OnlyExpiredEntry) => RevokeReason::AccessEntryExpired,
-                _ => RevokeReason::AccessEntryRemoved,
-            });
-        }
-        let user = self.user.load();
-        let (db, name) = user.as_deref()?;
-        let ctx = Context {
-            cluster: &self.cluster,
-            peer: self.ip,
-            now,
-        };
-        policy
-            .users(&self.cluster)
-            .lookup(db, name, &ctx)
-            .err()
-            .map(|a| match a {
-                Absent::Expired => RevokeReason::UserExpired,
-                Absent::OutOfScope => RevokeReason::ScopeNarrowed,
-                Absent::Unknown | Absent::SourceRestricted => RevokeReason::UserRemoved,
-            })
-    }
-
-    fn principal(&self) -> Principal {
-        let user = self.user.load();
-        let users = user
-            .as_deref()
-            .map(|(db, name)| UserRef {
-                user: name.clone(),
-                db: db.clone(),
-            })
-            .into_iter()
-            .collect();
-        Principal {
-            users,
-            roles: Vec::new(),
-        }
-    }
-
-    /// Asks the session to close; it notices even if it is not waiting right now.
-    /// True the first time only: the revocation is reported once per connection.
-    pub fn revoke(&self) -> bool {
-        self.stop.raise(Stop::Revoked)
-    }
-
-    /// Asks the session to finish the message under way and close (shutdown).
-    pub fn drain(&self) {
-        self.stop.raise(Stop::Drain);
-    }
-
-    /// Closes the session now, whatever it waits for (a drain that ran out of time).
-    pub fn close_now(&self) {
-        self.stop.raise(Stop::Revoked);
-    }
-
-    /// Resolves when the session has been asked to stop, saying why.
-    pub fn stopped(&self) -> Wait<'_> {
-        self.stop.wait()
-    }
-
-    /// The stop asked for so far, if any (one atomic read).
-    pub fn raised(&self) -> Option<Stop> {
-        self.stop.raised()
-    }
-
-    /// Resolves when the session is revoked (a drain does not count).
-    pub fn revoked(&self) -> Wait<'_> {
-        self.stop.wait_revoked()
-    }
-}
 
 /// Closes every connection the current policy no longer admits: users removed, expired
 /// or out of scope always; access-list revocations unless `on_revoke = "keep"`.
@@ -179,7 +60,7 @@ pub async fn sweeper(shared: Arc<Shared>) {
 /// Re-reads the configuration file. A bad file keeps the running policy.
 pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
     if shared.live.store_mode() {
-        return crate::proxy::live::reload_certs_only(shared);
+        return crate::proxy::server::live::reload_certs_only(shared);
     }
     // One reload at a time: a file read earlier must not be installed after a newer one.
     let _one = shared
@@ -229,7 +110,7 @@ pub fn reload(shared: &Shared) -> Result<u64, ConfigError> {
 
 /// Swaps in the configured certificate for new handshakes. A bad certificate or key
 /// fails the whole reload, so the policy and the certificate never change half-way.
-pub(super) fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
+pub(crate) fn reload_certs(shared: &Shared, config: &Config) -> Result<(), ConfigError> {
     let tls = &config.file.tls;
     shared
         .certs
@@ -243,7 +124,10 @@ pub(super) fn reload_certs(shared: &Shared, config: &Config) -> Result<(), Confi
 
 /// Counts for the `configReload` audit event. Users and roles join when the policy
 /// carries them.
-fn reload_summary(policy: &super::policy::Policy, restart_required: Vec<String>) -> ReloadSummary {
+fn reload_summary(
+    policy: &crate::proxy::state::policy::Policy,
+    restart_required: Vec<String>,
+) -> ReloadSummary {
     let (users, roles, access_list_entries) = policy.totals();
     ReloadSummary {
         generation: policy.generation,
