@@ -9,6 +9,7 @@ pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod error_code;
 pub mod gates;
 pub mod ops;
 pub mod proxy;

@@ -2,6 +2,7 @@
 //! `authz-check` policy simulator so both take exactly the same path:
 //! classify -> refuse what the proxy never forwards -> authorize.
 
+use crate::error_code::ErrorCode;
 use bson::RawDocument;
 
 use super::authorize::{authorize, Denial};
@@ -28,16 +29,18 @@ pub enum Refusal {
 
 impl Refusal {
     pub fn code(&self) -> i32 {
-        match self {
-            Refusal::Classify(e) => e.code(),
-            _ => 13,
-        }
+        self.error_code().code()
     }
 
     pub fn code_name(&self) -> &'static str {
+        self.error_code().name()
+    }
+
+    /// The mongod error a refusal is reported as.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Refusal::Classify(e) => e.code_name(),
-            _ => "Unauthorized",
+            Refusal::Classify(e) => e.error_code(),
+            _ => ErrorCode::Unauthorized,
         }
     }
 

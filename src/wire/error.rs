@@ -2,13 +2,14 @@
 //! `code()` gives the MongoDB error code the proxy puts into an error reply when it answers
 //! instead of forwarding.
 
-/// MongoDB error codes used below (docs: "Error Codes" reference page).
-const BAD_VALUE: i32 = 2;
-const FAILED_TO_PARSE: i32 = 9;
-const OVERFLOW: i32 = 15;
-const PROTOCOL_ERROR: i32 = 17;
-const INVALID_BSON: i32 = 22;
-const BSON_OBJECT_TOO_LARGE: i32 = 10334;
+use crate::error_code::ErrorCode;
+
+const BAD_VALUE: ErrorCode = ErrorCode::BadValue;
+const FAILED_TO_PARSE: ErrorCode = ErrorCode::FailedToParse;
+const OVERFLOW: ErrorCode = ErrorCode::Overflow;
+const PROTOCOL_ERROR: ErrorCode = ErrorCode::ProtocolError;
+const INVALID_BSON: ErrorCode = ErrorCode::InvalidBson;
+const BSON_OBJECT_TOO_LARGE: ErrorCode = ErrorCode::BsonObjectTooLarge;
 
 /// Why a frame could not be decoded or encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,8 +95,13 @@ pub enum WireError {
 }
 
 impl WireError {
-    /// The MongoDB error code that best describes this error in an error reply.
+    /// The MongoDB error code in an error reply.
     pub fn code(&self) -> i32 {
+        self.error_code().code()
+    }
+
+    /// The MongoDB error that best describes this error in an error reply.
+    pub fn error_code(&self) -> ErrorCode {
         use WireError::*;
         match self {
             InvalidBson { .. } => INVALID_BSON,
@@ -131,13 +137,6 @@ impl WireError {
 
     /// The MongoDB code name matching [`WireError::code`].
     pub fn code_name(&self) -> &'static str {
-        match self.code() {
-            BAD_VALUE => "BadValue",
-            FAILED_TO_PARSE => "FailedToParse",
-            OVERFLOW => "Overflow",
-            INVALID_BSON => "InvalidBSON",
-            BSON_OBJECT_TOO_LARGE => "BSONObjectTooLarge",
-            _ => "ProtocolError",
-        }
+        self.error_code().name()
     }
 }

@@ -1,6 +1,8 @@
 //! Classification errors, each mapped to the code mongod answers with so the proxy can
 //! reply exactly like the server would.
 
+use crate::error_code::ErrorCode;
+
 /// Why a command could not be classified. The proxy never forwards such a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClassifyError {
@@ -44,33 +46,28 @@ pub enum ClassifyError {
 impl ClassifyError {
     /// The numeric mongod error code.
     pub fn code(&self) -> i32 {
-        match self {
-            ClassifyError::UnknownCommand(_) => 59,
-            ClassifyError::AdminOnly(_) => 13,
-            ClassifyError::UnknownStage(_) => 40324,
-            ClassifyError::TypeMismatch { .. } => 14,
-            ClassifyError::Malformed { .. } => 9,
-            ClassifyError::BadValue { .. } => 2,
-            ClassifyError::DuplicateField(_) => 2,
-            ClassifyError::InvalidNamespace(_) => 73,
-            ClassifyError::TooComplex(_) => 2,
-            ClassifyError::UnknownField(_) => 40415,
-            ClassifyError::NoDocumentSequences(_) => 40472,
-        }
+        self.error_code().code()
     }
 
     /// The mongod error code name.
     pub fn code_name(&self) -> &'static str {
-        match self.code() {
-            59 => "CommandNotFound",
-            13 => "Unauthorized",
-            40324 => "Location40324",
-            14 => "TypeMismatch",
-            9 => "FailedToParse",
-            73 => "InvalidNamespace",
-            40415 => "Location40415",
-            40472 => "Location40472",
-            _ => "BadValue",
+        self.error_code().name()
+    }
+
+    /// The mongod error this refusal is reported as.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            ClassifyError::UnknownCommand(_) => ErrorCode::CommandNotFound,
+            ClassifyError::AdminOnly(_) => ErrorCode::Unauthorized,
+            ClassifyError::UnknownStage(_) => ErrorCode::Location40324,
+            ClassifyError::TypeMismatch { .. } => ErrorCode::TypeMismatch,
+            ClassifyError::Malformed { .. } => ErrorCode::FailedToParse,
+            ClassifyError::BadValue { .. } => ErrorCode::BadValue,
+            ClassifyError::DuplicateField(_) => ErrorCode::BadValue,
+            ClassifyError::InvalidNamespace(_) => ErrorCode::InvalidNamespace,
+            ClassifyError::TooComplex(_) => ErrorCode::BadValue,
+            ClassifyError::UnknownField(_) => ErrorCode::Location40415,
+            ClassifyError::NoDocumentSequences(_) => ErrorCode::Location40472,
         }
     }
 

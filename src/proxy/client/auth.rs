@@ -11,6 +11,7 @@ use rand::RngCore;
 use tracing::info;
 
 use crate::config::now_unix;
+use crate::error_code::ErrorCode;
 use crate::gates::credentials::Mechanism;
 use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
 use crate::gates::throttle::{Refusal, Ticket, Verdict};
@@ -97,18 +98,20 @@ fn payload_of(body: &RawDocument) -> Result<&[u8], ErrorReply> {
     match body.get("payload") {
         Ok(Some(RawBsonRef::Binary(b))) => Ok(b.bytes),
         Ok(Some(RawBsonRef::String(s))) => Ok(s.as_bytes()),
-        _ => Err(ErrorReply::new(2, "BadValue", "payload must be BinData")),
+        _ => Err(ErrorReply::new(
+            ErrorCode::BadValue,
+            "payload must be BinData",
+        )),
     }
 }
 
 fn mechanism_of(body: &RawDocument) -> Result<Mechanism, ErrorReply> {
     let name = body
         .get_str("mechanism")
-        .map_err(|_| ErrorReply::new(2, "BadValue", "mechanism must be a string"))?;
+        .map_err(|_| ErrorReply::new(ErrorCode::BadValue, "mechanism must be a string"))?;
     Mechanism::from_name(name).ok_or_else(|| {
         ErrorReply::new(
-            334,
-            "MechanismUnavailable",
+            ErrorCode::MechanismUnavailable,
             format!("Received authentication for mechanism {name} which is not enabled"),
         )
     })
@@ -258,13 +261,15 @@ impl Session {
         ) || body.get_i64("conversationId").ok() == Some(i64::from(CONVERSATION_ID));
         let Some(mut conv) = self.conversation.take() else {
             return Err(ErrorReply::new(
-                17,
-                "ProtocolError",
+                ErrorCode::ProtocolError,
                 "No SASL session state found",
             ));
         };
         if !id_ok {
-            return Err(ErrorReply::new(17, "ProtocolError", "wrong conversationId"));
+            return Err(ErrorReply::new(
+                ErrorCode::ProtocolError,
+                "wrong conversationId",
+            ));
         }
         let proof_step = std::mem::take(&mut conv.proof_pending);
         if proof_step {
@@ -339,10 +344,7 @@ impl Session {
         conv.slot.finish(conv.server.username(), true);
         if let Some(current) = &self.user {
             if current.user != user.user || current.db != user.db {
-                return Err(ErrorReply::new(
-                    17,
-                    "ProtocolError",
-                    "Each connection can only be authenticated as one user; open a new connection to change user",
+                return Err(ErrorReply::new(ErrorCode::ProtocolError, "Each connection can only be authenticated as one user; open a new connection to change user",
                 ));
             }
         }

@@ -9,6 +9,7 @@ use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 use crate::authz::actions;
 use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::config::now_unix;
+use crate::error_code::ErrorCode;
 use crate::gates::users::{Context, User};
 use crate::proxy::client::replies::ErrorReply;
 use crate::proxy::client::route::{ReplyFilter, Route};
@@ -175,14 +176,16 @@ impl Session {
     }
 
     fn cursor_ns(&self, id: i64) -> Option<String> {
-        self.shared.cursors.namespace(self.owner.as_ref()?, id)
+        self.shared
+            .cursors
+            .namespace(&self.cluster_id, self.owner.as_ref()?, id)
     }
 
     /// getMore only on a cursor this user opened, for the namespace it belongs to.
     pub(crate) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
         match self.cursor_ns(id).as_deref() {
             Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
-                if self.shared.cursors.is_filtered(id) {
+                if self.shared.cursors.is_filtered(&self.cluster_id, id) {
                     Route::Forward(ReplyFilter::ListCollections)
                 } else {
                     Route::Forward(ReplyFilter::None)
@@ -191,7 +194,7 @@ impl Session {
             Some(_) => Route::Refuse(ErrorReply::unauthorized(format!(
                 "Requested getMore on namespace '{db}.{coll}', but cursor belongs to a different namespace"
             ))),
-            None => Route::Refuse(ErrorReply::new(43, "CursorNotFound", format!("cursor id {id} not found"))),
+            None => Route::Refuse(ErrorReply::new(ErrorCode::CursorNotFound, format!("cursor id {id} not found"))),
         }
     }
 
@@ -206,7 +209,11 @@ impl Session {
         // Ids no one opened through this proxy: mongod lists them in cursorsNotFound.
         // They are answered here, never forwarded, since upstream they could be another
         // proxy instance's cursors under the same service identity.
-        if !ids.is_empty() && ids.iter().all(|id| !self.shared.cursors.is_known(*id)) {
+        if !ids.is_empty()
+            && ids
+                .iter()
+                .all(|id| !self.shared.cursors.is_known(&self.cluster_id, *id))
+        {
             let mut not_found = RawArrayBuf::new();
             for id in ids {
                 not_found.push(*id);
@@ -219,7 +226,7 @@ impl Session {
         match ids.iter().find(|id| self.cursor_ns(**id).is_none()) {
             None => {
                 for id in ids {
-                    self.shared.cursors.forget(*id);
+                    self.shared.cursors.forget(&self.cluster_id, *id);
                 }
                 Route::Forward(ReplyFilter::None)
             }
@@ -244,8 +251,7 @@ impl Session {
     pub(crate) fn route_end_sessions(&mut self, body: &RawDocument) -> Route {
         let Ok(list) = body.get_array("endSessions") else {
             return Route::Refuse(ErrorReply::new(
-                14,
-                "TypeMismatch",
+                ErrorCode::TypeMismatch,
                 "endSessions must be an array",
             ));
         };

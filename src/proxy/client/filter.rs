@@ -9,6 +9,7 @@ use tracing::warn;
 use crate::authz::actions;
 use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::authz::privileges::UserPrivileges;
+use crate::error_code::ErrorCode;
 use crate::proxy::client::replies::ErrorReply;
 use crate::proxy::client::route::{ReplyFilter, Route};
 use crate::proxy::client::session::Session;
@@ -162,7 +163,7 @@ fn unfilterable(frame: &[u8], e: &FilterError) -> Bytes {
             .map(i32::from_le_bytes)
             .unwrap_or(0)
     };
-    let err = ErrorReply::new(1, "InternalError", format!("reply withheld: {e}"));
+    let err = ErrorReply::new(ErrorCode::InternalError, format!("reply withheld: {e}"));
     wire::encode_op_msg(word(4), word(8), 0, &err.to_doc())
 }
 
@@ -192,7 +193,7 @@ impl Session {
                     let id = cursor_id(&body);
                     if id != 0 {
                         // Every later batch of this cursor is filtered too (getMore).
-                        self.shared.cursors.mark_filtered(id);
+                        self.shared.cursors.mark_filtered(&self.cluster_id, id);
                     }
                 }
                 let h = m.header();

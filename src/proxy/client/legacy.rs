@@ -11,6 +11,7 @@
 
 use bson::{rawdoc, RawDocument, RawDocumentBuf};
 
+use crate::error_code::ErrorCode;
 use crate::proxy::client::replies::ErrorReply;
 
 /// mongod's list (`check_allowed_op_query_cmd.cpp`): the handshake, and the commands
@@ -48,13 +49,12 @@ impl LegacyRefusal {
         match self {
             LegacyRefusal::NotACommand => rawdoc! {
                 "$err": format!("OP_QUERY is no longer supported. {UPGRADE_HINT}"),
-                "code": 5739101,
+                "code": ErrorCode::OpQueryNotSupported.code(),
                 "ok": 0.0,
             },
             LegacyRefusal::Unsupported(name) => unsupported(name).to_doc(),
             LegacyRefusal::DbField => ErrorReply::new(
-                40621,
-                "Location40621",
+                ErrorCode::Location40621,
                 "$db is not allowed in OP_QUERY requests",
             )
             .to_doc(),
@@ -74,8 +74,7 @@ impl LegacyRefusal {
 /// mongod's refusal of a command outside the list.
 pub fn unsupported(name: &str) -> ErrorReply {
     ErrorReply::new(
-        352,
-        "UnsupportedOpQueryCommand",
+        ErrorCode::UnsupportedOpQueryCommand,
         format!("Unsupported OP_QUERY command: {name}. {UPGRADE_HINT}"),
     )
 }

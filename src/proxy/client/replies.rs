@@ -7,46 +7,47 @@
 use bson::{rawdoc, RawDocument, RawDocumentBuf};
 use bytes::Bytes;
 
+pub use crate::error_code::ErrorCode;
 use crate::wire::{self, Compressor, WireError};
 
 /// A MongoDB error, ready to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorReply {
-    pub code: i32,
-    pub code_name: &'static str,
+    pub code: ErrorCode,
     pub errmsg: String,
     /// `errorLabels` drivers act on (e.g. RetryableWriteError).
     pub labels: Vec<&'static str>,
 }
 
 impl ErrorReply {
-    pub fn new(code: i32, code_name: &'static str, errmsg: impl Into<String>) -> ErrorReply {
+    pub fn new(code: ErrorCode, errmsg: impl Into<String>) -> ErrorReply {
         ErrorReply {
             code,
-            code_name,
             errmsg: errmsg.into(),
             labels: Vec::new(),
         }
     }
 
     pub fn unauthorized(errmsg: impl Into<String>) -> ErrorReply {
-        ErrorReply::new(13, "Unauthorized", errmsg)
+        ErrorReply::new(ErrorCode::Unauthorized, errmsg)
     }
 
     pub fn authentication_failed() -> ErrorReply {
-        ErrorReply::new(18, "AuthenticationFailed", "Authentication failed.")
+        ErrorReply::new(ErrorCode::AuthenticationFailed, "Authentication failed.")
     }
 
     pub fn host_unreachable(what: &str) -> ErrorReply {
         ErrorReply::new(
-            6,
-            "HostUnreachable",
+            ErrorCode::HostUnreachable,
             format!("upstream unavailable: {what}"),
         )
     }
 
     pub fn network_timeout(what: &str) -> ErrorReply {
-        ErrorReply::new(89, "NetworkTimeout", format!("upstream timed out: {what}"))
+        ErrorReply::new(
+            ErrorCode::NetworkTimeout,
+            format!("upstream timed out: {what}"),
+        )
     }
 
     pub fn with_label(mut self, label: &'static str) -> ErrorReply {
@@ -59,8 +60,8 @@ impl ErrorReply {
         let mut doc = rawdoc! {
             "ok": 0.0,
             "errmsg": self.errmsg.as_str(),
-            "code": self.code,
-            "codeName": self.code_name,
+            "code": self.code.code(),
+            "codeName": self.code.name(),
         };
         if !self.labels.is_empty() {
             let mut labels = bson::RawArrayBuf::new();
@@ -75,7 +76,7 @@ impl ErrorReply {
 
 impl From<&WireError> for ErrorReply {
     fn from(e: &WireError) -> ErrorReply {
-        ErrorReply::new(e.code(), e.code_name(), e.to_string())
+        ErrorReply::new(e.error_code(), e.to_string())
     }
 }
 

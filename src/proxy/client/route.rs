@@ -5,6 +5,7 @@ use bson::{RawDocument, RawDocumentBuf};
 
 use crate::authz::classify::{Kind, NoSequences, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
+use crate::error_code::ErrorCode;
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
 use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::handshake::{self, HelloRequest};
@@ -111,7 +112,7 @@ async fn hello(session: &mut Session, body: &RawDocument, name: &str) -> RawDocu
 }
 
 fn refusal_reply(r: &Refusal) -> ErrorReply {
-    ErrorReply::new(r.code(), r.code_name(), r.errmsg())
+    ErrorReply::new(r.error_code(), r.errmsg())
 }
 
 /// Routes one OP_MSG command.
@@ -149,8 +150,7 @@ async fn route_command<'a, S: Sequences<'a>>(
         Kind::SaslStart => answer(session.sasl_start(body, c.db).await),
         Kind::SaslContinue => answer(session.sasl_continue(body).await),
         Kind::Authenticate => Route::Refuse(ErrorReply::new(
-            334,
-            "MechanismUnavailable",
+            ErrorCode::MechanismUnavailable,
             "only SCRAM-SHA-256 and SCRAM-SHA-1 are enabled",
         )),
         Kind::Logout => Route::Reply(session.logout()),
@@ -167,10 +167,19 @@ async fn route_command<'a, S: Sequences<'a>>(
             Route::Forward(session.list_databases_filter(body, filter))
         }
         Kind::ListCollections { filter: true } => session.list_collections_filtered(c.db),
-        _ => {
+        // Every kind is named: a new one must be routed on purpose, never forwarded
+        // by default.
+        Kind::Forward
+        | Kind::ListCollections { filter: false }
+        | Kind::KillSessions
+        | Kind::Transaction => {
             session.note_lsid(body);
             Route::Forward(ReplyFilter::None)
         }
+        // `decide` refuses these before routing; refused here too should that change.
+        Kind::UserManagement => Route::Refuse(refusal_reply(&Refusal::UserManagement {
+            name: c.name.to_string(),
+        })),
     }
 }
 

@@ -23,7 +23,7 @@ use crate::proxy::client::replies::{self, ErrorReply, ReplyTo};
 use crate::proxy::client::route::{self, ReplyFilter, Route};
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
-use crate::proxy::state::cursors::Owner;
+use crate::proxy::state::cursors::{ClusterId, Owner};
 use crate::proxy::state::handle::SessionHandle;
 use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
@@ -63,6 +63,8 @@ pub struct Session {
     pub(crate) compressors: Vec<Compressor>,
     /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
     pub(crate) owner: Option<Owner>,
+    /// The cluster's name, the other half of every cursor key (made once per connection).
+    pub(crate) cluster_id: ClusterId,
     next_id: i32,
     pub(crate) buf: BytesMut,
     pub(crate) handle: Arc<SessionHandle>,
@@ -93,7 +95,9 @@ impl Session {
         handle: Arc<SessionHandle>,
     ) -> Session {
         let cluster_stats = shared.stats.cluster(&info.cluster.name);
+        let cluster_id = ClusterId::from(info.cluster.name.as_str());
         Session {
+            cluster_id,
             info,
             shared,
             client,
@@ -279,7 +283,7 @@ impl Session {
             Route::Refuse(err) => {
                 // A fire-and-forget message has nowhere to put an error; closing is the
                 // only way the driver learns that its write was not applied.
-                warn!(conn.id = self.info.id, code = err.code, error = %err.errmsg, "refused a moreToCome message; closing connection");
+                warn!(conn.id = self.info.id, code = err.code.code(), error = %err.errmsg, "refused a moreToCome message; closing connection");
                 return Flow::Close;
             }
         }
@@ -343,9 +347,14 @@ impl Session {
 
     fn observe_cursor(&mut self, id: i64, ns: &str, closing: Option<i64>) {
         if let Some(owner) = &self.owner {
-            self.shared
-                .cursors
-                .observe(owner, id, ns, closing, crate::config::now_unix());
+            self.shared.cursors.observe(
+                &self.cluster_id,
+                owner,
+                id,
+                ns,
+                closing,
+                crate::config::now_unix(),
+            );
         }
     }
 

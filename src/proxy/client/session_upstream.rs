@@ -3,6 +3,7 @@
 
 use tracing::{debug, info, warn};
 
+use crate::error_code::ErrorCode;
 use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::replies::{ErrorReply, ReplyTo};
 use crate::proxy::client::session::{upstream_error_reply, Flow, Session};
@@ -93,10 +94,7 @@ impl Session {
         }
         // MaxTimeMSExpired: a time limit ran out; drivers report it and do not retry
         // into the same silent upstream.
-        let err = ErrorReply::new(
-            50,
-            "MaxTimeMSExpired",
-            format!(
+        let err = ErrorReply::new(ErrorCode::MaxTimeMsExpired, format!(
                 "the upstream did not reply within {} ms (mongoward reply_timeout_secs plus the command's maxTimeMS)",
                 limit.as_millis()
             ),
