@@ -17,6 +17,7 @@ use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
 use crate::gates::throttle::{Refusal, Ticket, Verdict};
 use crate::gates::users::{Absent, Context, User};
 use crate::ops::audit::AuditEvent;
+use crate::proxy::client::conn;
 use crate::proxy::client::replies::ErrorReply;
 use crate::proxy::client::session::Session;
 use crate::proxy::state::counters::AuthMechanism;
@@ -342,12 +343,7 @@ impl Session {
         };
         // Normally released at the proof step already; this covers any other path.
         conv.slot.finish(conv.server.username(), true);
-        if let Some(current) = &self.user {
-            if current.user != user.user || current.db != user.db {
-                return Err(ErrorReply::new(ErrorCode::ProtocolError, "Each connection can only be authenticated as one user; open a new connection to change user",
-                ));
-            }
-        }
+        conn::one_user(self.user.as_deref(), &user)?;
         let mechanism = conv.server.mechanism();
         self.shared
             .stats
@@ -405,20 +401,12 @@ impl Session {
     /// hello's `saslSupportedMechs: "db.user"`. Unknown users get mongod's default pair,
     /// so the answer does not reveal which users exist.
     pub(crate) fn supported_mechs(&self, spec: &str) -> RawArrayBuf {
-        let mut out = RawArrayBuf::new();
-        let known = spec.split_once('.').and_then(|(db, user)| {
-            let policy = self.shared.policy.load();
-            let ctx = self.lookup_context();
-            policy
-                .users(ctx.cluster)
-                .lookup(db, user, &ctx)
-                .ok()
-                .map(|u| u.mechanisms())
-        });
-        for m in known.unwrap_or_else(|| vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]) {
-            out.push(m);
-        }
-        out
+        let policy = self.shared.policy.load();
+        let ctx = self.lookup_context();
+        conn::sasl_supported_mechs(spec, |db, user| {
+            let found = policy.users(ctx.cluster).lookup(db, user, &ctx).ok();
+            found.map(|u| u.mechanisms())
+        })
     }
 }
 

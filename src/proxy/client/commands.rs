@@ -1,23 +1,14 @@
-//! Commands the proxy answers or checks itself because the upstream sees one shared
-//! service identity: connectionStatus, usersInfo/rolesInfo, logout, cursor ownership for
-//! getMore/killCursors, and endSessions limited to this connection's own sessions.
+//! Commands the proxy answers itself because the upstream sees one shared service
+//! identity: connectionStatus, usersInfo/rolesInfo and logout. The ownership checks
+//! (getMore, killCursors, endSessions) are decided in `conn`.
 
 use std::sync::Arc;
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 
-use crate::authz::actions;
-use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::config::now_unix;
-use crate::error_code::ErrorCode;
 use crate::gates::users::{Context, User};
-use crate::proxy::client::replies::ErrorReply;
-use crate::proxy::client::route::{ReplyFilter, Route};
 use crate::proxy::client::session::Session;
-use crate::wire::elements;
-
-/// Logical sessions remembered per connection (endSessions may only end these).
-const MAX_LSIDS: usize = 10_000;
 
 fn user_doc(u: &User) -> RawDocumentBuf {
     rawdoc! { "user": u.user.as_str(), "db": u.db.as_str() }
@@ -55,7 +46,7 @@ impl Session {
     }
 
     pub(crate) fn set_user(&mut self, user: Arc<User>) {
-        self.owner = Some(Arc::from(format!("{}.{}", user.db, user.user)));
+        self.conn.owner = Some(Arc::from(format!("{}.{}", user.db, user.user)));
         self.handle.set_user(&user.db, &user.user);
         self.user_generation = self.shared.policy.generation();
         self.user = Some(user);
@@ -63,7 +54,7 @@ impl Session {
 
     pub(crate) fn logout(&mut self) -> RawDocumentBuf {
         self.user = None;
-        self.owner = None;
+        self.conn.owner = None;
         self.conversation = None;
         self.handle.clear_user();
         // Cursors and sessions opened as that user must not outlive it.
@@ -166,117 +157,6 @@ impl Session {
         }
         rawdoc! { "roles": out, "ok": 1.0 }
     }
-
-    fn holds(&mut self, resource: Resource<'_>, action: crate::authz::model::Action) -> bool {
-        let req = Requirement {
-            resource,
-            actions: ActionSet::of(&[action]),
-        };
-        self.current_user().is_some_and(|u| u.privileges.has(&req))
-    }
-
-    fn cursor_ns(&self, id: i64) -> Option<String> {
-        self.shared
-            .cursors
-            .namespace(&self.cluster_id, self.owner.as_ref()?, id)
-    }
-
-    /// getMore only on a cursor this user opened, for the namespace it belongs to.
-    pub(crate) fn check_get_more(&mut self, id: i64, db: &str, coll: &str) -> Route {
-        match self.cursor_ns(id).as_deref() {
-            Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
-                if self.shared.cursors.is_filtered(&self.cluster_id, id) {
-                    Route::Forward(ReplyFilter::ListCollections)
-                } else {
-                    Route::Forward(ReplyFilter::None)
-                }
-            }
-            Some(_) => Route::Refuse(ErrorReply::unauthorized(format!(
-                "Requested getMore on namespace '{db}.{coll}', but cursor belongs to a different namespace"
-            ))),
-            None => Route::Refuse(ErrorReply::new(ErrorCode::CursorNotFound, format!("cursor id {id} not found"))),
-        }
-    }
-
-    /// killCursors only on this user's cursors, unless the roles grant killAnyCursor.
-    pub(crate) fn check_kill_cursors(&mut self, db: &str, coll: &str, ids: &[i64]) -> Route {
-        let ns = Resource::Namespace { db, coll };
-        if self.holds(Resource::Cluster, actions::KILL_ANY_CURSOR)
-            || self.holds(ns, actions::KILL_ANY_CURSOR)
-        {
-            return Route::Forward(ReplyFilter::None);
-        }
-        // Ids no one opened through this proxy: mongod lists them in cursorsNotFound.
-        // They are answered here, never forwarded, since upstream they could be another
-        // proxy instance's cursors under the same service identity.
-        if !ids.is_empty()
-            && ids
-                .iter()
-                .all(|id| !self.shared.cursors.is_known(&self.cluster_id, *id))
-        {
-            let mut not_found = RawArrayBuf::new();
-            for id in ids {
-                not_found.push(*id);
-            }
-            return Route::Reply(rawdoc! {
-                "cursorsKilled": [], "cursorsNotFound": not_found,
-                "cursorsAlive": [], "cursorsUnknown": [], "ok": 1.0,
-            });
-        }
-        match ids.iter().find(|id| self.cursor_ns(**id).is_none()) {
-            None => {
-                for id in ids {
-                    self.shared.cursors.forget(&self.cluster_id, *id);
-                }
-                Route::Forward(ReplyFilter::None)
-            }
-            Some(id) => Route::Refuse(ErrorReply::unauthorized(format!(
-                "not authorized to kill cursor {id} on {db}.{coll}: it was not opened by the authenticated user"
-            ))),
-        }
-    }
-
-    /// Remembers the lsid a command runs in (endSessions may only end these).
-    pub(crate) fn note_lsid(&mut self, body: &RawDocument) {
-        if let Some(id) = lsid_of(body) {
-            if self.lsids.len() < MAX_LSIDS {
-                self.lsids.insert(id);
-            }
-        }
-    }
-
-    /// endSessions is forwarded only when every session named was used on this
-    /// connection; otherwise it is acknowledged without reaching the upstream, where all
-    /// clients' sessions belong to the same service identity.
-    pub(crate) fn route_end_sessions(&mut self, body: &RawDocument) -> Route {
-        let Ok(list) = body.get_array("endSessions") else {
-            return Route::Refuse(ErrorReply::new(
-                ErrorCode::TypeMismatch,
-                "endSessions must be an array",
-            ));
-        };
-        let own = list.into_iter().all(|v| {
-            matches!(v, Ok(RawBsonRef::Document(d)) if uuid_of(d).is_some_and(|id| self.lsids.contains(&id)))
-        });
-        if own {
-            Route::Forward(ReplyFilter::None)
-        } else {
-            Route::Reply(rawdoc! { "ok": 1.0 })
-        }
-    }
-}
-
-/// `lsid.id` (a UUID) out of a session document. Read with the cheap field walk: every
-/// command of a driver with sessions carries an lsid, so this runs per message.
-fn uuid_of(lsid: &RawDocument) -> Option<[u8; 16]> {
-    elements::get(lsid.as_bytes(), "id")?
-        .as_binary()?
-        .try_into()
-        .ok()
-}
-
-fn lsid_of(body: &RawDocument) -> Option<[u8; 16]> {
-    uuid_of(elements::get(body.as_bytes(), "lsid")?.as_document()?)
 }
 
 pub(crate) fn privilege_doc(p: &crate::authz::model::Privilege) -> RawDocumentBuf {

@@ -7,11 +7,11 @@ use bytes::Bytes;
 use tracing::warn;
 
 use crate::authz::actions;
-use crate::authz::model::{ActionSet, Requirement, Resource};
+use crate::authz::model::{ActionSet, Resource};
 use crate::authz::privileges::UserPrivileges;
 use crate::error_code::ErrorCode;
 use crate::proxy::client::replies::ErrorReply;
-use crate::proxy::client::route::{ReplyFilter, Route};
+use crate::proxy::client::route::ReplyFilter;
 use crate::proxy::client::session::Session;
 use crate::wire::{self, FLAG_MORE_TO_COME as MORE_TO_COME};
 
@@ -193,7 +193,7 @@ impl Session {
                     let id = cursor_id(&body);
                     if id != 0 {
                         // Every later batch of this cursor is filtered too (getMore).
-                        self.shared.cursors.mark_filtered(&self.cluster_id, id);
+                        self.shared.cursors.mark_filtered(&self.conn.cluster_id, id);
                     }
                 }
                 let h = m.header();
@@ -204,42 +204,6 @@ impl Session {
                 warn!(conn.id = self.info.id, error = %e, "reply could not be filtered; withheld");
                 unfilterable(&frame, &e)
             }
-        }
-    }
-
-    /// Whether a listDatabases reply must be filtered: always with
-    /// `authorizedDatabases: true`; when unspecified, unless the user may list all.
-    pub(crate) fn list_databases_filter(
-        &mut self,
-        body: &RawDocument,
-        filter: bool,
-    ) -> ReplyFilter {
-        if !filter {
-            return ReplyFilter::None;
-        }
-        if body.get_bool("authorizedDatabases").unwrap_or(false) {
-            return ReplyFilter::ListDatabases;
-        }
-        let all = Requirement {
-            resource: Resource::Cluster,
-            actions: ActionSet::of(&[actions::LIST_DATABASES]),
-        };
-        match self.current_user() {
-            Some(u) if u.privileges.has(&all) => ReplyFilter::None,
-            _ => ReplyFilter::ListDatabases,
-        }
-    }
-
-    /// The authorizedCollections form needs some privilege in the database (mongod's
-    /// rule); the reply is then filtered.
-    pub(crate) fn list_collections_filtered(&mut self, db: &str) -> Route {
-        match self.current_user() {
-            Some(u) if u.privileges.has_any_in_db(db) => {
-                Route::Forward(ReplyFilter::ListCollections)
-            }
-            _ => Route::Refuse(ErrorReply::unauthorized(format!(
-                "not authorized on {db} to execute command listCollections on {db}"
-            ))),
         }
     }
 }

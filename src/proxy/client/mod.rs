@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod commands;
+pub mod conn;
 pub mod filter;
 pub mod handshake;
 pub mod legacy;

@@ -8,6 +8,7 @@ use crate::authz::decide::{decide, Caller, Refusal};
 use crate::error_code::ErrorCode;
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
 use crate::ops::ratelimit::LogLimit;
+use crate::proxy::client::conn;
 use crate::proxy::client::handshake::{self, HelloRequest};
 use crate::proxy::client::legacy::{self, LegacyRefusal, LOG_BURST, LOG_INTERVAL_SECS};
 use crate::proxy::client::replies::ErrorReply;
@@ -15,25 +16,7 @@ use crate::proxy::client::session::Session;
 use crate::proxy::state::stats::Stats;
 use crate::wire::{DocSequence, Documents, OpMsg, OpQuery};
 
-/// The decision for one command.
-pub enum Route {
-    /// The proxy answers with this document.
-    Reply(RawDocumentBuf),
-    /// Refused with a MongoDB error; the connection stays open.
-    Refuse(ErrorReply),
-    /// Send the checked bytes upstream; `filter` says whether the reply is rewritten.
-    Forward(ReplyFilter),
-    /// Close the connection without a reply.
-    Close,
-}
-
-/// Replies the proxy must narrow to what the user may see.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReplyFilter {
-    None,
-    ListDatabases,
-    ListCollections,
-}
+pub use super::conn::{ReplyFilter, Step};
 
 /// The kind-1 sections of an OP_MSG, for the classifier.
 pub struct MsgSequences<'a>(pub &'a OpMsg);
@@ -73,11 +56,11 @@ pub async fn legacy_query(
         }
     };
     match route_command(session, &body, &NoSequences).await {
-        Route::Reply(doc) => Ok(doc),
-        Route::Refuse(err) => Err(err),
+        Step::Reply(doc) => Ok(doc),
+        Step::Refuse(err) => Err(err),
         // None of the allowed commands is forwarded; should one ever classify so, it is
         // refused rather than sent upstream in a form the gates did not read.
-        Route::Forward(_) | Route::Close => {
+        Step::Forward(_) | Step::Close => {
             let refusal = LegacyRefusal::Unsupported(name.to_string());
             session.legacy_refused(&refusal);
             Err(legacy::unsupported(name))
@@ -116,7 +99,7 @@ fn refusal_reply(r: &Refusal) -> ErrorReply {
 }
 
 /// Routes one OP_MSG command.
-pub async fn route(session: &mut Session, msg: &OpMsg) -> Route {
+pub async fn route(session: &mut Session, msg: &OpMsg) -> Step {
     route_command(session, msg.body(), &MsgSequences(msg)).await
 }
 
@@ -125,7 +108,7 @@ async fn route_command<'a, S: Sequences<'a>>(
     session: &mut Session,
     body: &'a RawDocument,
     seqs: &S,
-) -> Route {
+) -> Step {
     let user = session.current_user();
     let caller = user.as_ref().map(|u| Caller {
         user: &u.user,
@@ -136,57 +119,65 @@ async fn route_command<'a, S: Sequences<'a>>(
         Ok(c) => c,
         Err(refusal) => {
             session.log_refusal(&refusal);
-            return Route::Refuse(refusal_reply(&refusal));
+            return Step::Refuse(refusal_reply(&refusal));
         }
     };
     if c.requires_auth {
         session.note_allowed(c.name, c.db, &c.target);
     }
     match c.kind {
-        Kind::Handshake => Route::Reply(hello(session, body, c.name).await),
-        Kind::Ping => Route::Reply(handshake::finish(RawDocumentBuf::new())),
-        Kind::BuildInfo => Route::Reply(handshake::build_info(&session.info.cluster.info())),
-        Kind::WhatsMyUri => Route::Reply(session.whats_my_uri()),
+        Kind::Handshake => Step::Reply(hello(session, body, c.name).await),
+        Kind::Ping => Step::Reply(handshake::finish(RawDocumentBuf::new())),
+        Kind::BuildInfo => Step::Reply(handshake::build_info(&session.info.cluster.info())),
+        Kind::WhatsMyUri => Step::Reply(session.whats_my_uri()),
         Kind::SaslStart => answer(session.sasl_start(body, c.db).await),
         Kind::SaslContinue => answer(session.sasl_continue(body).await),
-        Kind::Authenticate => Route::Refuse(ErrorReply::new(
+        Kind::Authenticate => Step::Refuse(ErrorReply::new(
             ErrorCode::MechanismUnavailable,
             "only SCRAM-SHA-256 and SCRAM-SHA-1 are enabled",
         )),
-        Kind::Logout => Route::Reply(session.logout()),
-        Kind::ConnectionStatus => Route::Reply(session.connection_status(body)),
-        Kind::UsersInfo => Route::Reply(session.users_info(body, c.db)),
-        Kind::RolesInfo => Route::Reply(session.roles_info(body, c.db)),
-        Kind::GetMore { cursor_id, coll } => session.check_get_more(cursor_id, c.db, coll),
+        Kind::Logout => Step::Reply(session.logout()),
+        Kind::ConnectionStatus => Step::Reply(session.connection_status(body)),
+        Kind::UsersInfo => Step::Reply(session.users_info(body, c.db)),
+        Kind::RolesInfo => Step::Reply(session.roles_info(body, c.db)),
+        Kind::GetMore { cursor_id, coll } => {
+            session.conn.get_more(&session.env(), cursor_id, c.db, coll)
+        }
         Kind::KillCursors {
             coll,
             ref cursor_ids,
-        } => session.check_kill_cursors(c.db, coll, cursor_ids),
-        Kind::EndSessions => session.route_end_sessions(body),
-        Kind::ListDatabases { filter } => {
-            Route::Forward(session.list_databases_filter(body, filter))
+        } => {
+            let privs = user.as_ref().map(|u| &*u.privileges);
+            (session.conn).kill_cursors(&session.env(), privs, c.db, coll, cursor_ids)
         }
-        Kind::ListCollections { filter: true } => session.list_collections_filtered(c.db),
+        Kind::EndSessions => session.conn.end_sessions(body),
+        Kind::ListDatabases { filter } => {
+            let privs = user.as_ref().map(|u| &*u.privileges);
+            Step::Forward(conn::list_databases_filter(privs, body, filter))
+        }
+        Kind::ListCollections { filter: true } => {
+            conn::list_collections(user.as_ref().map(|u| &*u.privileges), c.db)
+        }
         // Every kind is named: a new one must be routed on purpose, never forwarded
         // by default.
         Kind::Forward
         | Kind::ListCollections { filter: false }
         | Kind::KillSessions
         | Kind::Transaction => {
-            session.note_lsid(body);
-            Route::Forward(ReplyFilter::None)
+            session.conn.note_lsid(body);
+            Step::Forward(ReplyFilter::None)
         }
         // `decide` refuses these before routing; refused here too should that change.
-        Kind::UserManagement => Route::Refuse(refusal_reply(&Refusal::UserManagement {
+        Kind::UserManagement => Step::Refuse(refusal_reply(&Refusal::UserManagement {
             name: c.name.to_string(),
         })),
     }
 }
 
-fn answer(r: Result<RawDocumentBuf, ErrorReply>) -> Route {
+fn answer(r: Result<RawDocumentBuf, ErrorReply>) -> Step {
     match r {
-        Ok(doc) => Route::Reply(handshake::finish(doc)),
-        Err(e) => Route::Refuse(e),
+        Ok(doc) => Step::Reply(handshake::finish(doc)),
+        Err(e) => Step::Refuse(e),
     }
 }
 

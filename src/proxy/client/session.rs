@@ -4,7 +4,6 @@
 //! -> forward the checked bytes upstream -> read replies (cursor ids) -> client.
 //! Everything that decides lives in pure modules; this file only moves bytes and state.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,11 +18,11 @@ use tracing::{debug, warn};
 use crate::gates::users::User;
 use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::auth::Conversation;
+use crate::proxy::client::conn::{self, Conn, Env};
 use crate::proxy::client::replies::{self, ErrorReply, ReplyTo};
-use crate::proxy::client::route::{self, ReplyFilter, Route};
+use crate::proxy::client::route::{self, ReplyFilter, Step};
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
-use crate::proxy::state::cursors::{ClusterId, Owner};
 use crate::proxy::state::handle::SessionHandle;
 use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
@@ -61,10 +60,8 @@ pub struct Session {
     pub(crate) client: Stream,
     pub(crate) upstream: Option<UpstreamConn>,
     pub(crate) compressors: Vec<Compressor>,
-    /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
-    pub(crate) owner: Option<Owner>,
-    /// The cluster's name, the other half of every cursor key (made once per connection).
-    pub(crate) cluster_id: ClusterId,
+    /// The protocol state the decisions read (owner, cluster, lsids); no sockets.
+    pub(crate) conn: Conn,
     next_id: i32,
     pub(crate) buf: BytesMut,
     pub(crate) handle: Arc<SessionHandle>,
@@ -72,8 +69,6 @@ pub struct Session {
     pub(crate) user: Option<Arc<User>>,
     pub(crate) user_generation: u64,
     pub(crate) conversation: Option<Conversation>,
-    /// Logical session ids used on this connection.
-    pub(crate) lsids: HashSet<[u8; 16]>,
     /// When the message being handled was fully read (for the proxy-added latency).
     received_at: Instant,
     /// This cluster's upstream counters (looked up once, not per message).
@@ -95,22 +90,20 @@ impl Session {
         handle: Arc<SessionHandle>,
     ) -> Session {
         let cluster_stats = shared.stats.cluster(&info.cluster.name);
-        let cluster_id = ClusterId::from(info.cluster.name.as_str());
+        let conn = Conn::new(&info.cluster.name);
         Session {
-            cluster_id,
+            conn,
             info,
             shared,
             client,
             upstream: None,
             compressors: Vec::new(),
-            owner: None,
             next_id: 1,
             buf: BytesMut::new(),
             handle,
             user: None,
             user_generation: 0,
             conversation: None,
-            lsids: HashSet::new(),
             received_at: Instant::now(),
             cluster_stats,
             wait_timer: None,
@@ -275,12 +268,12 @@ impl Session {
             Stats::inc(self.shared.stats.compressed(c));
         }
         match route::route(self, &msg).await {
-            Route::Reply(doc) if !silent => self.reply_doc(&to, &doc).await,
-            Route::Refuse(err) if !silent => self.reply_error(&to, &err).await,
-            Route::Forward(filter) => return self.forward(&msg, &to, filter).await,
-            Route::Close => return Flow::Close,
-            Route::Reply(_) => {}
-            Route::Refuse(err) => {
+            Step::Reply(doc) if !silent => self.reply_doc(&to, &doc).await,
+            Step::Refuse(err) if !silent => self.reply_error(&to, &err).await,
+            Step::Forward(filter) => return self.forward(&msg, &to, filter).await,
+            Step::Close => return Flow::Close,
+            Step::Reply(_) => {}
+            Step::Refuse(err) => {
                 // A fire-and-forget message has nowhere to put an error; closing is the
                 // only way the driver learns that its write was not applied.
                 warn!(conn.id = self.info.id, code = err.code.code(), error = %err.errmsg, "refused a moreToCome message; closing connection");
@@ -345,17 +338,16 @@ impl Session {
         self.upstream = None;
     }
 
-    fn observe_cursor(&mut self, id: i64, ns: &str, closing: Option<i64>) {
-        if let Some(owner) = &self.owner {
-            self.shared.cursors.observe(
-                &self.cluster_id,
-                owner,
-                id,
-                ns,
-                closing,
-                crate::config::now_unix(),
-            );
+    /// What the connection core reads besides its own state.
+    pub(crate) fn env(&self) -> Env<'_> {
+        Env {
+            cursors: &self.shared.cursors,
+            now: crate::config::now_unix(),
         }
+    }
+
+    fn observe_cursor(&self, id: i64, ns: &str, closing: Option<i64>) {
+        self.conn.observe_cursor(&self.env(), id, ns, closing);
     }
 
     /// Sends the checked bytes upstream and relays every reply (exhaust streams included).
@@ -464,7 +456,7 @@ impl Session {
         if msg.more_to_come() {
             return Flow::Close;
         }
-        let err = retryable_label(msg, err);
+        let err = conn::retryable_label(msg.body(), err);
         self.reply_error(to, &err).await;
         Flow::Continue
     }
@@ -483,17 +475,6 @@ pub(crate) fn upstream_error_reply(e: &UpstreamError) -> ErrorReply {
     match e {
         UpstreamError::Timeout => ErrorReply::network_timeout("connect"),
         _ => ErrorReply::host_unreachable("cannot connect"),
-    }
-}
-
-/// Network errors on a retryable write carry the label drivers retry on (4.4+ servers).
-fn retryable_label(msg: &OpMsg, err: ErrorReply) -> ErrorReply {
-    let body = msg.body();
-    let in_txn = body.get_bool("autocommit").is_ok();
-    if body.get("txnNumber").ok().flatten().is_some() && !in_txn {
-        err.with_label("RetryableWriteError")
-    } else {
-        err
     }
 }
 

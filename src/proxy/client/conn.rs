@@ -1,0 +1,266 @@
+//! The per-connection core without sockets: what one client connection remembers
+//! (its cursor owner, its cluster, the logical sessions it used) and the decisions that
+//! read it. Nothing here does I/O or reads the clock; the session driver passes in what
+//! it needs ([`Env`]) and carries out the [`Step`] it gets back.
+
+use std::collections::HashSet;
+
+use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
+
+use crate::authz::actions;
+use crate::authz::model::{ActionSet, Requirement, Resource};
+use crate::authz::privileges::UserPrivileges;
+use crate::gates::users::User;
+use crate::proxy::client::replies::{ErrorCode, ErrorReply};
+use crate::proxy::state::cursors::{ClusterId, CursorRegistry, Owner};
+use crate::wire::elements;
+
+/// Logical sessions remembered per connection (endSessions may only end these).
+const MAX_LSIDS: usize = 10_000;
+
+/// The decision for one command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// The proxy answers with this document.
+    Reply(RawDocumentBuf),
+    /// Refused with a MongoDB error; the connection stays open.
+    Refuse(ErrorReply),
+    /// Send the checked bytes upstream; `filter` says whether the reply is rewritten.
+    Forward(ReplyFilter),
+    /// Close the connection without a reply.
+    Close,
+}
+
+/// Replies the proxy must narrow to what the user may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyFilter {
+    None,
+    ListDatabases,
+    ListCollections,
+}
+
+/// What the decisions read besides the connection's own state: shared registries and
+/// the time, passed in so that tables can test them.
+pub struct Env<'a> {
+    pub cursors: &'a CursorRegistry,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// One client connection's protocol state.
+pub struct Conn {
+    /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
+    pub owner: Option<Owner>,
+    /// The cluster's name, the other half of every cursor key (made once per connection).
+    pub cluster_id: ClusterId,
+    /// Logical session ids used on this connection.
+    pub lsids: HashSet<[u8; 16]>,
+}
+
+impl Conn {
+    pub fn new(cluster: &str) -> Conn {
+        Conn {
+            owner: None,
+            cluster_id: ClusterId::from(cluster),
+            lsids: HashSet::new(),
+        }
+    }
+
+    fn cursor_ns(&self, env: &Env, id: i64) -> Option<String> {
+        env.cursors
+            .namespace(&self.cluster_id, self.owner.as_ref()?, id)
+    }
+
+    /// Records what a reply said about a cursor (opened, or exhausted by a getMore).
+    pub fn observe_cursor(&self, env: &Env, id: i64, ns: &str, closing: Option<i64>) {
+        if let Some(owner) = &self.owner {
+            env.cursors
+                .observe(&self.cluster_id, owner, id, ns, closing, env.now);
+        }
+    }
+
+    /// getMore only on a cursor this user opened, for the namespace it belongs to.
+    pub fn get_more(&self, env: &Env, id: i64, db: &str, coll: &str) -> Step {
+        match self.cursor_ns(env, id).as_deref() {
+            Some(ns) if ns.strip_prefix(db).and_then(|r| r.strip_prefix('.')) == Some(coll) => {
+                if env.cursors.is_filtered(&self.cluster_id, id) {
+                    Step::Forward(ReplyFilter::ListCollections)
+                } else {
+                    Step::Forward(ReplyFilter::None)
+                }
+            }
+            Some(_) => Step::Refuse(ErrorReply::unauthorized(format!(
+                "Requested getMore on namespace '{db}.{coll}', but cursor belongs to a different namespace"
+            ))),
+            None => Step::Refuse(ErrorReply::new(
+                ErrorCode::CursorNotFound,
+                format!("cursor id {id} not found"),
+            )),
+        }
+    }
+
+    /// killCursors only on this user's cursors, unless the roles grant killAnyCursor.
+    /// Forwarded ids are forgotten here: mongod is about to close them.
+    pub fn kill_cursors(
+        &self,
+        env: &Env,
+        privs: Option<&UserPrivileges>,
+        db: &str,
+        coll: &str,
+        ids: &[i64],
+    ) -> Step {
+        let holds = |resource| {
+            let req = Requirement {
+                resource,
+                actions: ActionSet::of(&[actions::KILL_ANY_CURSOR]),
+            };
+            privs.is_some_and(|p| p.has(&req))
+        };
+        if holds(Resource::Cluster) || holds(Resource::Namespace { db, coll }) {
+            return Step::Forward(ReplyFilter::None);
+        }
+        // Ids no one opened through this proxy: mongod lists them in cursorsNotFound.
+        // They are answered here, never forwarded, since upstream they could be another
+        // proxy instance's cursors under the same service identity.
+        let known = |id: &i64| env.cursors.is_known(&self.cluster_id, *id);
+        if !ids.is_empty() && !ids.iter().any(known) {
+            let mut not_found = RawArrayBuf::new();
+            for id in ids {
+                not_found.push(*id);
+            }
+            return Step::Reply(rawdoc! {
+                "cursorsKilled": [], "cursorsNotFound": not_found,
+                "cursorsAlive": [], "cursorsUnknown": [], "ok": 1.0,
+            });
+        }
+        match ids.iter().find(|id| self.cursor_ns(env, **id).is_none()) {
+            None => {
+                for id in ids {
+                    env.cursors.forget(&self.cluster_id, *id);
+                }
+                Step::Forward(ReplyFilter::None)
+            }
+            Some(id) => Step::Refuse(ErrorReply::unauthorized(format!(
+                "not authorized to kill cursor {id} on {db}.{coll}: it was not opened by the authenticated user"
+            ))),
+        }
+    }
+
+    /// Remembers the lsid a command runs in (endSessions may only end these).
+    pub fn note_lsid(&mut self, body: &RawDocument) {
+        if let Some(id) = lsid_of(body) {
+            if self.lsids.len() < MAX_LSIDS {
+                self.lsids.insert(id);
+            }
+        }
+    }
+
+    /// endSessions is forwarded only when every session named was used on this
+    /// connection; otherwise it is acknowledged without reaching the upstream, where all
+    /// clients' sessions belong to the same service identity.
+    pub fn end_sessions(&self, body: &RawDocument) -> Step {
+        let Ok(list) = body.get_array("endSessions") else {
+            return Step::Refuse(ErrorReply::new(
+                ErrorCode::TypeMismatch,
+                "endSessions must be an array",
+            ));
+        };
+        let own = list.into_iter().all(|v| {
+            matches!(v, Ok(RawBsonRef::Document(d)) if uuid_of(d).is_some_and(|id| self.lsids.contains(&id)))
+        });
+        if own {
+            Step::Forward(ReplyFilter::None)
+        } else {
+            Step::Reply(rawdoc! { "ok": 1.0 })
+        }
+    }
+}
+
+/// Whether a listDatabases reply must be filtered: always with
+/// `authorizedDatabases: true`; when unspecified, unless the user may list all.
+pub fn list_databases_filter(
+    privs: Option<&UserPrivileges>,
+    body: &RawDocument,
+    filter: bool,
+) -> ReplyFilter {
+    if !filter {
+        return ReplyFilter::None;
+    }
+    if body.get_bool("authorizedDatabases").unwrap_or(false) {
+        return ReplyFilter::ListDatabases;
+    }
+    let all = Requirement {
+        resource: Resource::Cluster,
+        actions: ActionSet::of(&[actions::LIST_DATABASES]),
+    };
+    match privs {
+        Some(p) if p.has(&all) => ReplyFilter::None,
+        _ => ReplyFilter::ListDatabases,
+    }
+}
+
+/// The authorizedCollections form of listCollections needs some privilege in the
+/// database (mongod's rule); the reply is then filtered.
+pub fn list_collections(privs: Option<&UserPrivileges>, db: &str) -> Step {
+    match privs {
+        Some(p) if p.has_any_in_db(db) => Step::Forward(ReplyFilter::ListCollections),
+        _ => Step::Refuse(ErrorReply::unauthorized(format!(
+            "not authorized on {db} to execute command listCollections on {db}"
+        ))),
+    }
+}
+
+/// One user per connection: a second, different user must open a new connection
+/// (mongod 6+ refuses it the same way). The same user again is fine.
+pub fn one_user(current: Option<&User>, next: &User) -> Result<(), ErrorReply> {
+    match current {
+        Some(c) if c.user != next.user || c.db != next.db => Err(ErrorReply::new(
+            ErrorCode::ProtocolError,
+            "Each connection can only be authenticated as one user; open a new connection to change user",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// hello's `saslSupportedMechs: "db.user"`, with `lookup` finding a live user's
+/// mechanisms. Unknown users get mongod's default pair, so the answer does not reveal
+/// which users exist.
+pub fn sasl_supported_mechs<F>(spec: &str, lookup: F) -> RawArrayBuf
+where
+    F: FnOnce(&str, &str) -> Option<Vec<&'static str>>,
+{
+    let known = spec.split_once('.').and_then(|(db, user)| lookup(db, user));
+    let mut out = RawArrayBuf::new();
+    for m in known.unwrap_or_else(|| vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]) {
+        out.push(m);
+    }
+    out
+}
+
+/// Network errors on a retryable write carry the label drivers retry on (4.4+ servers):
+/// a write with a txnNumber outside a multi-statement transaction (which carries
+/// `autocommit`).
+pub fn retryable_label(body: &RawDocument, err: ErrorReply) -> ErrorReply {
+    let in_txn = body.get_bool("autocommit").is_ok();
+    if body.get("txnNumber").ok().flatten().is_some() && !in_txn {
+        err.with_label("RetryableWriteError")
+    } else {
+        err
+    }
+}
+
+/// `lsid.id` (a UUID) out of a session document. Read with the cheap field walk: every
+/// command of a driver with sessions carries an lsid, so this runs per message.
+fn uuid_of(lsid: &RawDocument) -> Option<[u8; 16]> {
+    elements::get(lsid.as_bytes(), "id")?
+        .as_binary()?
+        .try_into()
+        .ok()
+}
+
+fn lsid_of(body: &RawDocument) -> Option<[u8; 16]> {
+    uuid_of(elements::get(body.as_bytes(), "lsid")?.as_document()?)
+}
+
+#[cfg(test)]
+mod tests;
