@@ -343,7 +343,7 @@ impl Session {
         };
         // Normally released at the proof step already; this covers any other path.
         conv.slot.finish(conv.server.username(), true);
-        conn::one_user(self.user.as_deref(), &user)?;
+        conn::one_user(self.conn.user.as_deref(), &user)?;
         let mechanism = conv.server.mechanism();
         self.shared
             .stats

@@ -26,35 +26,28 @@ impl Session {
     /// The authenticated user under the current policy generation: a reload that changes
     /// the user's roles applies from the next command; a removed user is gone.
     pub(crate) fn current_user(&mut self) -> Option<Arc<User>> {
-        let current = self.user.as_ref()?;
         let generation = self.shared.policy.generation();
-        if generation != self.user_generation {
-            let policy = self.shared.policy.load();
+        let (shared, info) = (&self.shared, &self.info);
+        self.conn.current_user(generation, |db, user| {
+            let policy = shared.policy.load();
             let ctx = Context {
-                cluster: &self.info.cluster.name,
-                peer: self.info.peer.ip(),
+                cluster: &info.cluster.name,
+                peer: info.peer.ip(),
                 now: now_unix(),
             };
-            self.user = policy
-                .users(ctx.cluster)
-                .lookup(&current.db, &current.user, &ctx)
-                .ok()
-                .cloned();
-            self.user_generation = policy.generation;
-        }
-        self.user.clone()
+            let found = policy.users(ctx.cluster).lookup(db, user, &ctx).ok();
+            (policy.generation, found.cloned())
+        })
     }
 
     pub(crate) fn set_user(&mut self, user: Arc<User>) {
-        self.conn.owner = Some(Arc::from(format!("{}.{}", user.db, user.user)));
         self.handle.set_user(&user.db, &user.user);
-        self.user_generation = self.shared.policy.generation();
-        self.user = Some(user);
+        let generation = self.shared.policy.generation();
+        self.conn.log_in(user, generation);
     }
 
     pub(crate) fn logout(&mut self) -> RawDocumentBuf {
-        self.user = None;
-        self.conn.owner = None;
+        self.conn.log_out();
         self.conversation = None;
         self.handle.clear_user();
         // Cursors and sessions opened as that user must not outlive it.

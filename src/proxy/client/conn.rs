@@ -4,6 +4,7 @@
 //! it needs ([`Env`]) and carries out the [`Step`] it gets back.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 
@@ -55,6 +56,10 @@ pub struct Conn {
     pub cluster_id: ClusterId,
     /// Logical session ids used on this connection.
     pub lsids: HashSet<[u8; 16]>,
+    /// The authenticated user (one per connection) and the policy generation it was
+    /// read from.
+    pub user: Option<Arc<User>>,
+    pub user_generation: u64,
 }
 
 impl Conn {
@@ -63,7 +68,39 @@ impl Conn {
             owner: None,
             cluster_id: ClusterId::from(cluster),
             lsids: HashSet::new(),
+            user: None,
+            user_generation: 0,
         }
+    }
+
+    /// Binds the user who just authenticated, read under policy `generation`.
+    pub fn log_in(&mut self, user: Arc<User>, generation: u64) {
+        self.owner = Some(Owner::from(format!("{}.{}", user.db, user.user)));
+        self.user = Some(user);
+        self.user_generation = generation;
+    }
+
+    /// Forgets the user; its cursors are no longer this connection's.
+    pub fn log_out(&mut self) {
+        self.user = None;
+        self.owner = None;
+    }
+
+    /// The user under policy `generation`. Only when the policy changed since the user
+    /// was read is it looked up again (`lookup` gives the generation it read and the
+    /// user as that policy has it): changed roles apply from the next command, and a
+    /// removed or expired user is gone. The common case costs one comparison.
+    pub fn current_user<F>(&mut self, generation: u64, lookup: F) -> Option<Arc<User>>
+    where
+        F: FnOnce(&str, &str) -> (u64, Option<Arc<User>>),
+    {
+        let current = self.user.as_ref()?;
+        if generation != self.user_generation {
+            let (read, found) = lookup(&current.db, &current.user);
+            self.user = found;
+            self.user_generation = read;
+        }
+        self.user.clone()
     }
 
     fn cursor_ns(&self, env: &Env, id: i64) -> Option<String> {

@@ -15,7 +15,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Sleep;
 use tracing::{debug, warn};
 
-use crate::gates::users::User;
 use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::auth::Conversation;
 use crate::proxy::client::conn::{self, Conn, Env};
@@ -65,9 +64,6 @@ pub struct Session {
     next_id: i32,
     pub(crate) buf: BytesMut,
     pub(crate) handle: Arc<SessionHandle>,
-    /// The authenticated user (one per connection) and the policy generation it was read from.
-    pub(crate) user: Option<Arc<User>>,
-    pub(crate) user_generation: u64,
     pub(crate) conversation: Option<Conversation>,
     /// When the message being handled was fully read (for the proxy-added latency).
     received_at: Instant,
@@ -101,8 +97,6 @@ impl Session {
             next_id: 1,
             buf: BytesMut::new(),
             handle,
-            user: None,
-            user_generation: 0,
             conversation: None,
             received_at: Instant::now(),
             cluster_stats,
@@ -261,7 +255,7 @@ impl Session {
             compressor: msg.compressor().filter(|c| self.compressors.contains(c)),
         };
         let silent = msg.more_to_come();
-        if self.user.is_none() {
+        if self.conn.user.is_none() {
             self.hello_seen = matches!(msg.command_name(), "hello" | "isMaster" | "ismaster");
         }
         if let Some(c) = msg.compressor() {

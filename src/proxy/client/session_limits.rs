@@ -15,7 +15,7 @@ impl Session {
             return;
         };
         let hello = std::mem::take(&mut self.hello_seen);
-        match (login.as_mut(), self.user.is_some()) {
+        match (login.as_mut(), self.conn.user.is_some()) {
             (Some(_), true) => *login = None,
             (Some(timer), false) if hello => timer.as_mut().reset(tokio::time::Instant::now() + d),
             (None, false) => *login = Some(Box::pin(tokio::time::sleep(d))),

@@ -306,3 +306,43 @@ fn retryable_label_only_on_retryable_writes() {
         assert_eq!(err.code, ErrorCode::HostUnreachable, "row {i}");
     }
 }
+
+#[test]
+fn the_user_follows_the_policy_generation() {
+    let alice = Arc::new(user("admin", "alice"));
+    let mut widened = user("admin", "alice");
+    widened.privileges = Arc::new(privs(&[(ns("shop", "orders"), actions::FIND)]));
+    let widened = Arc::new(widened);
+    // (policy generation now, what a lookup finds) -> (looked up?, user after, generation after)
+    type Row = (u64, Option<Arc<User>>, bool, bool, u64);
+    let rows: &[Row] = &[
+        (1, None, false, true, 1),
+        (2, Some(widened.clone()), true, true, 2),
+        (3, None, true, false, 3),
+    ];
+    for (i, (generation, found, looked, present, after)) in rows.iter().enumerate() {
+        let mut c = conn(None);
+        c.log_in(alice.clone(), 1);
+        let mut asked = false;
+        let got = c.current_user(*generation, |db, name| {
+            asked = true;
+            assert_eq!((db, name), ("admin", "alice"), "row {i}");
+            (*generation, found.clone())
+        });
+        assert_eq!(asked, *looked, "row {i}: lookup only on a new generation");
+        assert_eq!(got.is_some(), *present, "row {i}");
+        assert_eq!(c.user_generation, *after, "row {i}");
+        if *generation == 2 {
+            let roles = got.map(|u| u.privileges.has_any_in_db("shop"));
+            assert_eq!(roles, Some(true), "row {i}: new roles apply");
+        }
+    }
+    let mut c = conn(None);
+    assert!(c
+        .current_user(9, |_, _| panic!("no user, no lookup"))
+        .is_none());
+    c.log_in(alice.clone(), 1);
+    assert_eq!(c.owner.as_deref(), Some("admin.alice"));
+    c.log_out();
+    assert!(c.owner.is_none() && c.user.is_none());
+}
