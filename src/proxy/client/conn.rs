@@ -274,6 +274,40 @@ where
     out
 }
 
+/// The step for a fire-and-forget message (moreToCome), which gets no reply: an answer
+/// is dropped (None), and a refusal closes the connection, the only way the driver
+/// learns that its write was not applied.
+pub fn unanswered(step: Step) -> Option<Step> {
+    match step {
+        Step::Reply(_) => None,
+        Step::Refuse(_) => Some(Step::Close),
+        forward_or_close => Some(forward_or_close),
+    }
+}
+
+/// What the login deadline of a connection does after a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginDeadline {
+    Keep,
+    /// Authenticated: no deadline any more.
+    Disarm,
+    /// Count again from now.
+    Restart,
+    /// Start counting (a new connection, or after a logout).
+    Arm,
+}
+
+/// Authenticated: no deadline. Unauthenticated: a hello (what monitoring connections
+/// send, and never authenticate) starts the count again; after a logout it restarts.
+pub fn login_deadline(armed: bool, authenticated: bool, hello: bool) -> LoginDeadline {
+    match (armed, authenticated) {
+        (true, true) => LoginDeadline::Disarm,
+        (true, false) if hello => LoginDeadline::Restart,
+        (false, false) => LoginDeadline::Arm,
+        _ => LoginDeadline::Keep,
+    }
+}
+
 /// Network errors on a retryable write carry the label drivers retry on (4.4+ servers):
 /// a write with a txnNumber outside a multi-statement transaction (which carries
 /// `autocommit`).

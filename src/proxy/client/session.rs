@@ -261,18 +261,21 @@ impl Session {
         if let Some(c) = msg.compressor() {
             Stats::inc(self.shared.stats.compressed(c));
         }
-        match route::route(self, &msg).await {
-            Step::Reply(doc) if !silent => self.reply_doc(&to, &doc).await,
-            Step::Refuse(err) if !silent => self.reply_error(&to, &err).await,
+        let mut step = route::route(self, &msg).await;
+        if silent {
+            if let Step::Refuse(err) = &step {
+                warn!(conn.id = self.info.id, code = err.code.code(), error = %err.errmsg, "refused a moreToCome message; closing connection");
+            }
+            match conn::unanswered(step) {
+                Some(s) => step = s,
+                None => return Flow::Continue,
+            }
+        }
+        match step {
+            Step::Reply(doc) => self.reply_doc(&to, &doc).await,
+            Step::Refuse(err) => self.reply_error(&to, &err).await,
             Step::Forward(filter) => return self.forward(&msg, &to, filter).await,
             Step::Close => return Flow::Close,
-            Step::Reply(_) => {}
-            Step::Refuse(err) => {
-                // A fire-and-forget message has nowhere to put an error; closing is the
-                // only way the driver learns that its write was not applied.
-                warn!(conn.id = self.info.id, code = err.code.code(), error = %err.errmsg, "refused a moreToCome message; closing connection");
-                return Flow::Close;
-            }
         }
         Flow::Continue
     }

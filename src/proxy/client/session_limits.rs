@@ -5,21 +5,26 @@ use std::pin::Pin;
 
 use tokio::time::Sleep;
 
+use crate::proxy::client::conn::{self, LoginDeadline};
 use crate::proxy::client::session::Session;
 
 impl Session {
-    /// Authenticated: no deadline. Unauthenticated: a hello (what monitoring connections
-    /// send, and never authenticate) starts the count again; after a logout it restarts.
+    /// Carries out `conn::login_deadline` on the connection's timer.
     pub(crate) fn update_login_deadline(&mut self, login: &mut Option<Pin<Box<Sleep>>>) {
         let Some(d) = self.shared.login_timeout else {
             return;
         };
         let hello = std::mem::take(&mut self.hello_seen);
-        match (login.as_mut(), self.conn.user.is_some()) {
-            (Some(_), true) => *login = None,
-            (Some(timer), false) if hello => timer.as_mut().reset(tokio::time::Instant::now() + d),
-            (None, false) => *login = Some(Box::pin(tokio::time::sleep(d))),
-            _ => {}
+        let authenticated = self.conn.user.is_some();
+        match conn::login_deadline(login.is_some(), authenticated, hello) {
+            LoginDeadline::Disarm => *login = None,
+            LoginDeadline::Restart => {
+                if let Some(timer) = login.as_mut() {
+                    timer.as_mut().reset(tokio::time::Instant::now() + d);
+                }
+            }
+            LoginDeadline::Arm => *login = Some(Box::pin(tokio::time::sleep(d))),
+            LoginDeadline::Keep => {}
         }
     }
 

@@ -346,3 +346,43 @@ fn the_user_follows_the_policy_generation() {
     c.log_out();
     assert!(c.owner.is_none() && c.user.is_none());
 }
+
+#[test]
+fn the_login_deadline_runs_only_while_unauthenticated() {
+    use LoginDeadline::*;
+    // (armed, authenticated, the message was a hello) -> what the timer does
+    let rows = [
+        (false, false, false, Arm),
+        (false, false, true, Arm),
+        (true, false, false, Keep),
+        (true, false, true, Restart),
+        (true, true, false, Disarm),
+        (true, true, true, Disarm),
+        (false, true, false, Keep),
+        (false, true, true, Keep),
+    ];
+    for (i, (armed, authenticated, hello, want)) in rows.into_iter().enumerate() {
+        assert_eq!(login_deadline(armed, authenticated, hello), want, "row {i}");
+    }
+}
+
+#[test]
+fn a_fire_and_forget_message_is_never_answered() {
+    let refused = Step::Refuse(ErrorReply::unauthorized("no"));
+    let rows = [
+        (Step::Reply(rawdoc! { "ok": 1.0 }), None),
+        (refused, Some(Step::Close)),
+        (
+            Step::Forward(ReplyFilter::None),
+            Some(Step::Forward(ReplyFilter::None)),
+        ),
+        (
+            Step::Forward(ReplyFilter::ListDatabases),
+            Some(Step::Forward(ReplyFilter::ListDatabases)),
+        ),
+        (Step::Close, Some(Step::Close)),
+    ];
+    for (i, (step, want)) in rows.into_iter().enumerate() {
+        assert_eq!(unanswered(step), want, "row {i}");
+    }
+}
