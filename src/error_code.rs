@@ -48,9 +48,16 @@ codes! {
     CommandNotFound = 59, "CommandNotFound";
     InvalidNamespace = 73, "InvalidNamespace";
     NetworkTimeout = 89, "NetworkTimeout";
+    ShutdownInProgress = 91, "ShutdownInProgress";
+    PrimarySteppedDown = 189, "PrimarySteppedDown";
     MechanismUnavailable = 334, "MechanismUnavailable";
     UnsupportedOpQueryCommand = 352, "UnsupportedOpQueryCommand";
+    NotWritablePrimary = 10107, "NotWritablePrimary";
     BsonObjectTooLarge = 10334, "BSONObjectTooLarge";
+    InterruptedAtShutdown = 11600, "InterruptedAtShutdown";
+    InterruptedDueToReplStateChange = 11602, "InterruptedDueToReplStateChange";
+    NotPrimaryNoSecondaryOk = 13435, "NotPrimaryNoSecondaryOk";
+    NotPrimaryOrSecondary = 13436, "NotPrimaryOrSecondary";
     Location40324 = 40324, "Location40324";
     Location40415 = 40415, "Location40415";
     Location40472 = 40472, "Location40472";

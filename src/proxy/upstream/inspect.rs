@@ -5,14 +5,20 @@
 
 use bson::RawDocument;
 
+use crate::error_code::ErrorCode;
 use crate::wire::elements::{self, Element};
 use crate::wire::peek_reply;
 
-/// Error codes after which this upstream connection no longer reaches the primary:
-/// NotWritablePrimary, InterruptedDueToReplStateChange, PrimarySteppedDown,
-/// NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary, ShutdownInProgress,
-/// InterruptedAtShutdown.
-const NOT_PRIMARY: &[i32] = &[10107, 11602, 189, 13435, 13436, 91, 11600];
+/// Error codes after which this upstream connection no longer reaches the primary.
+const NOT_PRIMARY: [i32; 7] = [
+    ErrorCode::NotWritablePrimary.code(),
+    ErrorCode::InterruptedDueToReplStateChange.code(),
+    ErrorCode::PrimarySteppedDown.code(),
+    ErrorCode::NotPrimaryNoSecondaryOk.code(),
+    ErrorCode::NotPrimaryOrSecondary.code(),
+    ErrorCode::ShutdownInProgress.code(),
+    ErrorCode::InterruptedAtShutdown.code(),
+];
 
 /// The facts of one reply.
 #[derive(Debug, Default, PartialEq, Eq)]
