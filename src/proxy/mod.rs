@@ -16,6 +16,7 @@ pub mod legacy;
 pub mod limits;
 pub mod live;
 pub mod policy;
+pub mod pool;
 pub mod replies;
 pub mod replset;
 pub mod route;
