@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
+
+pub use super::lease::Lease;
 
 use super::core::{
     Checkout, ConnId, CoreError, DiscardReason, Grant, Granted, Limits, Millis, Opened, Outcome,
@@ -111,7 +112,7 @@ impl<C: Connector> Pool<C> {
 
     async fn attempt(&self, deadline: Instant) -> Attempt<C> {
         let start = Instant::now();
-        let (decision, rx) = {
+        let next = {
             let mut st = self.lock();
             let now = self.now();
             match st.core.checkout(now) {
@@ -119,43 +120,36 @@ impl<C: Connector> Pool<C> {
                     Some(conn) => return Attempt::Done(Ok(self.lease(id, conn))),
                     None => return Attempt::Done(Err(CoreError::NotInUse(id).into())),
                 },
+                Checkout::Open(id) => Ok(id),
                 Checkout::Wait { waiter, .. } => {
                     let (tx, rx) = oneshot::channel();
                     st.waiters.insert(waiter, tx);
-                    (
-                        Checkout::Wait {
-                            waiter,
-                            deadline: 0,
-                        },
-                        Some(rx),
-                    )
+                    Err(Some(Waiting {
+                        pool: self.clone(),
+                        waiter,
+                        rx: Some(rx),
+                    }))
                 }
-                other => (other, None),
+                Checkout::Full => Err(None),
+                Checkout::Closed => return Attempt::Done(Err(PoolError::Closed)),
             }
         };
-        match (decision, rx) {
-            (Checkout::Open(id), _) => self.open_for_caller(id).await,
-            (Checkout::Wait { waiter, .. }, Some(rx)) => {
-                let waiting = Waiting {
-                    pool: self.clone(),
-                    waiter,
-                    rx: Some(rx),
-                };
-                match waiting.wait_until(deadline).await {
-                    Some(Delivery::Conn(id, conn)) => Attempt::Done(Ok(self.lease(id, conn))),
-                    Some(Delivery::Open(id)) => self.open_for_caller(id).await,
-                    None if self.lock().core.is_draining() => Attempt::Done(Err(PoolError::Closed)),
-                    None => Attempt::Done(Err(self.wait_timeout(start))),
-                }
-            }
-            (Checkout::Full, _) => {
+        let waiting = match next {
+            Ok(id) => return self.open_for_caller(id).await,
+            Err(Some(waiting)) => waiting,
+            Err(None) => {
                 let l = self.limits();
-                Attempt::Done(Err(PoolError::QueueFull {
+                return Attempt::Done(Err(PoolError::QueueFull {
                     max_size: l.max_size,
                     max_waiters: l.max_waiters,
-                }))
+                }));
             }
-            _ => Attempt::Done(Err(PoolError::Closed)),
+        };
+        match waiting.wait_until(deadline).await {
+            Some(Delivery::Conn(id, conn)) => Attempt::Done(Ok(self.lease(id, conn))),
+            Some(Delivery::Open(id)) => self.open_for_caller(id).await,
+            None if self.lock().core.is_draining() => Attempt::Done(Err(PoolError::Closed)),
+            None => Attempt::Done(Err(self.wait_timeout(start))),
         }
     }
 
@@ -277,7 +271,7 @@ impl<C: Connector> Pool<C> {
         self.lock().core.limits()
     }
 
-    fn release(&self, id: ConnId, conn: C::Conn, outcome: Outcome) {
+    pub(super) fn release(&self, id: ConnId, conn: C::Conn, outcome: Outcome) {
         let mut close = Vec::new();
         {
             let mut st = self.lock();
@@ -291,11 +285,7 @@ impl<C: Connector> Pool<C> {
     }
 
     fn lease(&self, id: ConnId, conn: C::Conn) -> Lease<C> {
-        Lease {
-            pool: self.clone(),
-            id,
-            conn: Some(conn),
-        }
+        Lease::new(self.clone(), id, conn)
     }
 
     fn wait_timeout(&self, start: Instant) -> PoolError {
@@ -446,64 +436,6 @@ impl<C: Connector> Drop for OpenGuard<C> {
             self.pool.now(),
             &mut close,
         );
-    }
-}
-
-/// A borrowed upstream connection. Return it with `clean` after a complete exchange;
-/// anything else (drop, `discard`) closes it.
-pub struct Lease<C: Connector> {
-    pool: Pool<C>,
-    id: ConnId,
-    conn: Option<C::Conn>,
-}
-
-impl<C: Connector> Lease<C> {
-    /// The pool's name for this connection.
-    pub fn id(&self) -> ConnId {
-        self.id
-    }
-
-    /// The exchange finished and nothing is left unread: back to the pool.
-    pub fn clean(mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.release(self.id, conn, Outcome::Clean);
-        }
-    }
-
-    /// Closes the connection, counting why.
-    pub fn discard(mut self, reason: DiscardReason) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.release(self.id, conn, Outcome::Discard(reason));
-        }
-    }
-}
-
-impl<C: Connector> Deref for Lease<C> {
-    type Target = C::Conn;
-    fn deref(&self) -> &C::Conn {
-        self.conn
-            .as_ref()
-            .expect("a lease holds its connection until it is consumed")
-    }
-}
-
-impl<C: Connector> DerefMut for Lease<C> {
-    fn deref_mut(&mut self) -> &mut C::Conn {
-        self.conn
-            .as_mut()
-            .expect("a lease holds its connection until it is consumed")
-    }
-}
-
-impl<C: Connector> Drop for Lease<C> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.release(
-                self.id,
-                conn,
-                Outcome::Discard(DiscardReason::ClientGoneMidReply),
-            );
-        }
     }
 }
 

@@ -94,6 +94,11 @@ async fn round_trip(lease: &mut Lease<Tcp>, byte: u8) {
 async fn pool_never_exceeds_max_size_under_200_tasks() {
     let (addr, seen) = echo_listener().await;
     let pool = Pool::new(Tcp(addr), limits(8, 60_000, 256));
+    // Fill the pool first so that every task has to queue and be served by a handoff.
+    let mut first = Vec::new();
+    for _ in 0..8 {
+        first.push(pool.get().await.unwrap());
+    }
     let tasks: Vec<_> = (0..200u32)
         .map(|i| {
             let pool = pool.clone();
@@ -105,18 +110,28 @@ async fn pool_never_exceeds_max_size_under_200_tasks() {
             })
         })
         .collect();
+    let queued = tokio::time::timeout(Duration::from_secs(30), async {
+        while pool.stats().waiting < 200 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert!(queued.is_ok(), "the 200 requests never all queued");
+    for lease in first {
+        lease.clean();
+    }
     for t in tasks {
         t.await.expect("task");
     }
     let s = pool.stats();
-    assert!(
-        seen.accepted.load(Ordering::SeqCst) <= 8,
-        "accepted more than max_size"
+    assert_eq!(
+        seen.accepted.load(Ordering::SeqCst),
+        8,
+        "accepted other than max_size"
     );
     assert!(seen.max_open.load(Ordering::SeqCst) <= 8);
-    assert!(s.opened_total <= 8);
-    assert_eq!((s.in_use, s.waiting), (0, 0));
-    assert_eq!(s.idle, s.size);
+    assert_eq!((s.opened_total, s.waits_total), (8, 200));
+    assert_eq!((s.in_use, s.waiting, s.idle, s.size), (0, 0, 8, 8));
     assert_eq!(s.discards, [0; 7]);
 }
 
@@ -259,4 +274,22 @@ async fn a_failed_connect_frees_its_slot() {
     assert!(matches!(pool.get().await, Err(PoolError::Connect(_))));
     assert_eq!(pool.stats().size, 0);
     assert!(matches!(pool.get().await, Err(PoolError::Connect(_))));
+}
+
+#[tokio::test]
+async fn a_cancelled_request_leaves_the_queue() {
+    let (addr, seen) = echo_listener().await;
+    let pool = Pool::new(Tcp(addr), limits(1, 60_000, 4));
+    let held = pool.get().await.unwrap();
+    // The request is dropped (its client left) long before the pool's own wait ends.
+    let cut = tokio::time::timeout(Duration::from_millis(20), pool.get()).await;
+    assert!(cut.is_err());
+    assert_eq!(pool.stats().waiting, 0);
+    held.clean();
+    // The connection idles rather than going to a request that no longer exists.
+    let s = pool.stats();
+    assert_eq!((s.idle, s.in_use), (1, 0));
+    let lease = pool.get().await.unwrap();
+    lease.clean();
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
 }

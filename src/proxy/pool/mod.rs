@@ -5,6 +5,8 @@
 pub mod config;
 pub mod core;
 pub mod driver;
+pub mod lease;
+pub mod types;
 
 pub use self::config::{PoolConfig, PoolConfigError, PoolMode};
 pub use self::core::{DiscardReason, Limits, Outcome, PoolCore, Stats};
