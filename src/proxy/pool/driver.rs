@@ -95,7 +95,9 @@ impl<C: Connector> Pool<C> {
         }
     }
 
-    /// A connection for one request, waiting at most `wait_timeout_ms` for one.
+    /// A connection for one request, waiting at most `wait_timeout_ms` for a free one.
+    /// Opening a new connection is bounded by the connector itself (the cluster's
+    /// `connect_timeout_secs`), not by the wait.
     pub async fn get(&self) -> Result<Lease<C>, PoolError> {
         let limits = self.limits();
         let start = Instant::now();
@@ -207,7 +209,13 @@ impl<C: Connector> Pool<C> {
         };
         drop(expired);
         for id in to_open {
+            // If this upkeep is cancelled mid-connect, the guard frees the reservation.
+            let mut guard = OpenGuard {
+                pool: self.clone(),
+                id: Some(id),
+            };
             let result = self.inner.connector.connect().await;
+            guard.id = None;
             self.spare_opened(id, result);
         }
     }
