@@ -97,13 +97,11 @@ impl PoolCore {
         if self.draining {
             return Checkout::Closed;
         }
-        while let Some(conn) = self.idle.pop_back() {
-            if conn.generation == self.generation {
-                self.in_use.insert(conn.id, conn.generation);
-                return Checkout::Idle(conn.id);
-            }
-            // Unreachable while bump_generation empties the idle list; kept as a guard.
-            self.count_discard(DiscardReason::StaleGeneration);
+        // Idle connections are all of the current generation: bump_generation empties the
+        // list and a stale connection coming back is discarded, never idled.
+        if let Some(conn) = self.idle.pop_back() {
+            self.in_use.insert(conn.id, conn.generation);
+            return Checkout::Idle(conn.id);
         }
         if self.size() < self.limits.max_size {
             return Checkout::Open(self.reserve(Purpose::Caller));

@@ -120,7 +120,14 @@ impl<C: Connector> Pool<C> {
             match st.core.checkout(now) {
                 Checkout::Idle(id) => match st.idle.remove(&id) {
                     Some(conn) => return Attempt::Done(Ok(self.lease(id, conn))),
-                    None => return Attempt::Done(Err(CoreError::NotInUse(id).into())),
+                    None => {
+                        // The core and the map disagree (a bug): free the slot, report it.
+                        let discard = Outcome::Discard(DiscardReason::Error);
+                        if let Ok(r) = st.core.checkin(id, discard, now) {
+                            settle(&mut st, None, r, now, &mut Vec::new());
+                        }
+                        return Attempt::Done(Err(CoreError::NotInUse(id).into()));
+                    }
                 },
                 Checkout::Open(id) => Ok(id),
                 Checkout::Wait { waiter, .. } => {
