@@ -293,3 +293,23 @@ async fn a_cancelled_request_leaves_the_queue() {
     lease.clean();
     assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn maintain_closes_connections_idle_past_the_timeout() {
+    let (addr, seen) = echo_listener().await;
+    let pool = Pool::new(
+        Tcp(addr),
+        Limits {
+            idle_timeout_ms: Some(0),
+            ..limits(2, 1_000, 4)
+        },
+    );
+    let lease = pool.get().await.unwrap();
+    lease.clean();
+    assert_eq!(pool.stats().idle, 1);
+    pool.maintain().await;
+    let s = pool.stats();
+    assert_eq!((s.idle, s.size), (0, 0));
+    assert_eq!(s.discards_for(DiscardReason::Idle), 1);
+    closed_by_server(&seen, 1).await;
+}
