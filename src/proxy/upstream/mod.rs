@@ -4,6 +4,7 @@
 
 pub mod inspect;
 pub mod login;
+pub mod pool;
 pub mod replset;
 pub mod tls;
 pub mod wait;
