@@ -20,8 +20,9 @@ use mongodb::options::CursorType;
 use mongodb::Client;
 use mongoward::gates::credentials::Mechanism;
 use mongoward::wire::{
-    self, encode_op_msg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
+    encode_op_msg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
 };
+use scripted_upstream::replies::{cursor_id, decode, ns_of};
 use scripted_upstream::ScriptedUpstream;
 use tokio::time::timeout;
 
@@ -69,34 +70,6 @@ async fn seed(c: &mut RawClient, coll: &str, n: i32) {
             .expect("insert body");
     let reply = command(c, &body).await;
     assert!(failure(&reply).is_none(), "seed insert: {reply:?}");
-}
-
-/// A decoded OP_MSG reply: (requestID, responseTo, flags, body).
-fn decode(frame: Vec<u8>) -> (i32, i32, u32, RawDocumentBuf) {
-    match wire::decode_reply(frame.into(), &Default::default()).expect("a valid reply") {
-        wire::Reply::Msg(m) => (
-            m.header().request_id,
-            m.header().response_to,
-            m.flags(),
-            m.body().to_raw_document_buf(),
-        ),
-        wire::Reply::Reply(_) => panic!("an OP_MSG request must get an OP_MSG reply"),
-    }
-}
-
-/// The `n` values of a cursor batch.
-fn ns_of(body: &RawDocumentBuf, key: &str) -> Vec<i32> {
-    let cursor = body.get_document("cursor").expect("a cursor");
-    cursor
-        .get_array(key)
-        .expect("a batch")
-        .into_iter()
-        .map(|d| d.unwrap().as_document().unwrap().get_i32("n").unwrap())
-        .collect()
-}
-
-fn cursor_id(body: &RawDocumentBuf) -> i64 {
-    body.get_document("cursor").unwrap().get_i64("id").unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -489,4 +462,33 @@ async fn compressed_client_traffic_reaches_the_upstream_uncompressed() {
         0,
         "the proxy forwards the decompressed bytes it checked"
     );
+}
+
+/// Connection mode (today): every client connection holds its own upstream connection,
+/// opened on its first forwarded command and closed with it. Pool mode changes this count
+/// on purpose; the test then asserts the pool's bound instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_mode_holds_one_upstream_connection_per_client() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = proxy(&up).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut c = login(&proxy).await;
+        let reply = command(&mut c, &rawdoc! {"find": "held", "$db": "shop"}).await;
+        assert!(failure(&reply).is_none(), "{reply:?}");
+        clients.push(c);
+    }
+    assert!(
+        up.until(BOUND, |u| u.open() >= 3).await,
+        "open: {}",
+        up.open()
+    );
+    assert!(up.peak() >= 3, "peak: {}", up.peak());
+    drop(clients);
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "the upstream connections closed with their clients: {} open",
+        up.open()
+    );
+    assert_eq!(up.seen("find"), 3);
 }

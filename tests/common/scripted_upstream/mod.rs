@@ -14,6 +14,7 @@
 
 mod commands;
 mod conn;
+pub mod replies;
 mod store;
 
 use std::collections::{HashMap, HashSet};
