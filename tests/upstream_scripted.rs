@@ -5,6 +5,8 @@
 //! today's connection mode; the same tests are to be re-run in pool mode.
 
 mod common;
+#[path = "upstream_scripted/faults.rs"]
+mod faults;
 #[path = "common/scripted_upstream/mod.rs"]
 mod scripted_upstream;
 
@@ -233,133 +235,6 @@ async fn fire_and_forget_insert_is_seen_by_the_next_find() {
     );
     assert_eq!(ns_of(&body, "firstBatch"), vec![7]);
     assert_eq!(up.seen("insert"), 1);
-}
-
-/// The code of an error reply, or None when the proxy closed the connection instead.
-async fn error_or_close(c: &mut RawClient) -> Option<i32> {
-    let frame = timeout(BOUND, c.read_frame())
-        .await
-        .expect("an answer or a close, not a hang")?;
-    let (_, _, _, body) = decode(frame);
-    let (code, msg) = failure(&body).unwrap_or_else(|| panic!("an error, not {body:?}"));
-    assert!(!msg.is_empty(), "the error says what happened");
-    Some(code)
-}
-
-async fn find_works(proxy: &Proxy, coll: &str) -> Vec<i32> {
-    let mut fresh = login(proxy).await;
-    let body = rawdoc! {"find": coll, "filter": {}, "$db": "shop"};
-    let reply = command(&mut fresh, &body).await;
-    assert!(
-        failure(&reply).is_none(),
-        "a new connection works: {reply:?}"
-    );
-    ns_of(&reply, "firstBatch")
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn upstream_killed_mid_request_errors_and_a_new_client_works() {
-    let up = ScriptedUpstream::start().await;
-    let proxy = proxy(&up).await;
-    let mut c = login(&proxy).await;
-    seed(&mut c, "orders", 3).await;
-    up.delay("find", Some(Duration::from_secs(60)));
-    let id = c.next_id();
-    c.send(&encode_op_msg(
-        id,
-        0,
-        0,
-        &rawdoc! {"find": "orders", "$db": "shop"},
-    ))
-    .await;
-    assert!(
-        up.until(BOUND, |u| u.seen("find") == 1).await,
-        "the find reached the upstream"
-    );
-    let before = up.accepted();
-    up.kill_all();
-    let code = error_or_close(&mut c).await;
-    // In connection mode the proxy answers HostUnreachable (6) and drops its upstream.
-    assert_eq!(code, Some(6), "HostUnreachable for the request in flight");
-    up.delay("find", None);
-    assert_eq!(find_works(&proxy, "orders").await, vec![0, 1, 2]);
-    assert!(
-        up.accepted() > before,
-        "the proxy opened a new upstream connection"
-    );
-    let again = command(&mut c, &rawdoc! {"find": "orders", "$db": "shop"}).await;
-    assert!(
-        failure(&again).is_none(),
-        "the first client reconnects too: {again:?}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn rust_driver_retries_a_read_once_when_the_upstream_is_killed() {
-    let up = ScriptedUpstream::start().await;
-    let proxy = proxy(&up).await;
-    let c = driver(&proxy).await;
-    let coll = c.database("shop").collection::<Document>("orders");
-    timeout(BOUND, coll.insert_one(doc! {"n": 1}))
-        .await
-        .expect("in time")
-        .expect("insert");
-    up.delay("find", Some(Duration::from_secs(60)));
-    let reader = coll.clone();
-    let pending = tokio::spawn(async move { timeout(BOUND, reader.find_one(doc! {})).await });
-    assert!(
-        up.until(BOUND, |u| u.seen("find") == 1).await,
-        "the find reached the upstream"
-    );
-    up.delay("find", None);
-    up.kill_all();
-    let outcome = pending
-        .await
-        .expect("task")
-        .expect("an outcome, not a hang");
-    // The proxy answers HostUnreachable (6), a retryable code: the driver retries the
-    // read once and the retry meets the live upstream through a new upstream connection.
-    let found = outcome.expect("the retried read succeeds");
-    assert_eq!(found.and_then(|d| d.get_i32("n").ok()), Some(1));
-    assert_eq!(
-        up.seen("find"),
-        2,
-        "one find and one retry reached the upstream"
-    );
-    let fresh = driver(&proxy).await;
-    let found = timeout(
-        BOUND,
-        fresh
-            .database("shop")
-            .collection::<Document>("orders")
-            .find_one(doc! {}),
-    )
-    .await
-    .expect("in time")
-    .expect("a new client works");
-    assert_eq!(found.and_then(|d| d.get_i32("n").ok()), Some(1));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reply_stalled_halfway_errors_within_the_reply_timeout() {
-    let up = ScriptedUpstream::start().await;
-    let proxy = proxy(&up).await;
-    let mut c = login(&proxy).await;
-    seed(&mut c, "orders", 2).await;
-    up.stall("find", true);
-    let id = c.next_id();
-    c.send(&encode_op_msg(
-        id,
-        0,
-        0,
-        &rawdoc! {"find": "orders", "$db": "shop"},
-    ))
-    .await;
-    let code = error_or_close(&mut c).await;
-    // Half a frame is no reply: the proxy's reply timeout ends the wait (MaxTimeMSExpired).
-    assert_eq!(code, Some(50), "MaxTimeMSExpired after reply_timeout_secs");
-    up.stall("find", false);
-    assert_eq!(find_works(&proxy, "orders").await, vec![0, 1]);
 }
 
 const PYMONGO_CURSOR: &str = r#"
