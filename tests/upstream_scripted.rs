@@ -371,3 +371,38 @@ async fn connection_mode_holds_one_upstream_connection_per_client() {
     );
     assert_eq!(up.seen("find"), 3);
 }
+
+const PYMONGO_EXHAUST: &str = r#"
+import json, sys, pymongo
+from pymongo import CursorType
+client = pymongo.MongoClient(sys.argv[1])
+coll = client.shop.feed
+coll.insert_many([{"n": i} for i in range(10)])
+got = [d["n"] for d in coll.find({}, cursor_type=CursorType.EXHAUST).batch_size(3)]
+print(json.dumps({"got": got}))
+client.close()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pymongo_exhaust_cursor_reads_every_batch_from_one_get_more() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = proxy(&up).await;
+    let mut py = Command::new(tool(".venv/bin/python"));
+    py.args(["-c", PYMONGO_EXHAUST, &proxy.uri("")]);
+    let (ok, out) = tokio::task::spawn_blocking(move || run_client(py, Duration::from_secs(60)))
+        .await
+        .expect("pymongo task");
+    assert!(ok, "pymongo ran to the end: {out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    assert_eq!(
+        v["got"],
+        serde_json::json!((0..10).collect::<Vec<_>>()),
+        "{out}"
+    );
+    assert_eq!(up.seen("getMore"), 1, "the rest came as one exhaust stream");
+    assert_eq!(up.open_cursors(), 0);
+}

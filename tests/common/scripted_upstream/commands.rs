@@ -1,5 +1,5 @@
 //! Answers to every command except getMore (which may wait, see `conn`): what mongod
-//! (a standalone 7.0) answers, for the commands the proxy and the test clients send.
+//! (a standalone 8.0) answers, for the commands the proxy and the test clients send.
 //! An unknown command gets mongod's CommandNotFound, not a made-up success.
 
 use bson::{doc, Bson, Document, RawDocument};
@@ -24,13 +24,13 @@ fn hello() -> Document {
         "maxBsonObjectSize": 16_777_216, "maxMessageSizeBytes": 48_000_000,
         "maxWriteBatchSize": 100_000, "localTime": bson::DateTime::now(),
         "logicalSessionTimeoutMinutes": 30, "connectionId": 1,
-        "minWireVersion": 0, "maxWireVersion": 21, "readOnly": false, "ok": 1.0,
+        "minWireVersion": 0, "maxWireVersion": 25, "readOnly": false, "ok": 1.0,
     }
 }
 
 fn build_info() -> Document {
     doc! {
-        "version": "7.0.0", "versionArray": [7, 0, 0, 0], "gitVersion": "scripted",
+        "version": "8.0.0", "versionArray": [8, 0, 0, 0], "gitVersion": "scripted",
         "bits": 64, "maxBsonObjectSize": 16_777_216, "ok": 1.0,
     }
 }

@@ -4,7 +4,7 @@
 //! by inserts, fire-and-forget writes, and faults on demand (every connection killed at
 //! once, a command delayed, a reply stalled halfway through its frame).
 //!
-//! It answers as a standalone mongod 7.0 without authentication (the harness's clusters
+//! It answers as a standalone mongod 8.0 without authentication (the harness's clusters
 //! have no service login). OP_MSG checksums are verified on requests and mirrored on
 //! replies; an OP_COMPRESSED request gets a reply compressed the same way. Counters let
 //! a test see what reached the upstream: connections (open, peak, accepted) and commands
