@@ -113,7 +113,7 @@ async fn a_reply_stalled_halfway_errors_within_the_reply_timeout() {
     let proxy = proxy(&up).await;
     let mut c = login(&proxy).await;
     seed(&mut c, "orders", 2).await;
-    up.stall("find", true);
+    up.stall("find", Some(0));
     let id = c.next_id();
     c.send(&encode_op_msg(
         id,
@@ -125,7 +125,7 @@ async fn a_reply_stalled_halfway_errors_within_the_reply_timeout() {
     let code = error_or_close(&mut c).await;
     // Half a frame is no reply: the proxy's reply timeout ends the wait (MaxTimeMSExpired).
     assert_eq!(code, Some(50), "MaxTimeMSExpired after reply_timeout_secs");
-    up.stall("find", false);
+    up.stall("find", None);
     assert_eq!(find_works(&proxy, "orders").await, vec![0, 1]);
 }
 
@@ -194,4 +194,38 @@ async fn exhaust_tailable_stream_delivers_inserts_until_the_upstream_dies() {
         failure(&ping).is_none(),
         "the client connection still works: {ping:?}"
     );
+}
+
+/// A reply stalled in the middle of an exhaust stream: the proxy's reply timeout ends the
+/// wait, and as the client asked nothing it could answer, the proxy closes its connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_stalled_halfway_closes_the_client_after_the_reply_timeout() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = proxy(&up).await;
+    let mut c = login(&proxy).await;
+    seed(&mut c, "stream", 10).await;
+    let first = command(
+        &mut c,
+        &rawdoc! {"find": "stream", "batchSize": 2, "$db": "shop"},
+    )
+    .await;
+    let id = cursor_id(&first);
+    up.stall("getMore", Some(1));
+    let request = c.next_id();
+    let more = rawdoc! {"getMore": id, "collection": "stream", "batchSize": 2, "$db": "shop"};
+    c.send(&encode_op_msg(request, 0, FLAG_EXHAUST_ALLOWED, &more))
+        .await;
+    let frame = timeout(BOUND, c.read_frame()).await.expect("in time");
+    let (_, _, flags, body) = decode(frame.expect("the first streamed reply"));
+    assert_eq!(ns_of(&body, "nextBatch"), vec![2, 3]);
+    assert_eq!(flags & FLAG_MORE_TO_COME, FLAG_MORE_TO_COME);
+    let next = timeout(BOUND, c.read_frame())
+        .await
+        .expect("a close, not a hang");
+    assert!(
+        next.is_none(),
+        "closed mid-stream, no half reply passed on: {next:?}"
+    );
+    up.stall("getMore", None);
+    assert_eq!(find_works(&proxy, "stream").await.len(), 10);
 }

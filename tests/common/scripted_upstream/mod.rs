@@ -17,7 +17,7 @@ mod conn;
 pub mod replies;
 mod store;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,7 +42,8 @@ pub struct State {
     checksummed: AtomicUsize,
     seen: Mutex<HashMap<String, usize>>,
     delays: Mutex<HashMap<String, Duration>>,
-    stalls: Mutex<HashSet<String>>,
+    /// Command name -> whole replies still to send before one is stalled.
+    stalls: Mutex<HashMap<String, usize>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -66,8 +67,16 @@ impl State {
         lock(&self.delays).get(name).copied()
     }
 
+    /// Whether this reply to `name` is the one to stall (counts the replies let through).
     fn stalls(&self, name: &str) -> bool {
-        lock(&self.stalls).contains(name)
+        match lock(&self.stalls).get_mut(name) {
+            Some(0) => true,
+            Some(left) => {
+                *left -= 1;
+                false
+            }
+            None => false,
+        }
     }
 
     fn connected(&self) {
@@ -99,7 +108,7 @@ impl ScriptedUpstream {
             checksummed: AtomicUsize::new(0),
             seen: Mutex::new(HashMap::new()),
             delays: Mutex::new(HashMap::new()),
-            stalls: Mutex::new(HashSet::new()),
+            stalls: Mutex::new(HashMap::new()),
         });
         let shared = state.clone();
         tokio::spawn(async move {
@@ -175,15 +184,15 @@ impl ScriptedUpstream {
         };
     }
 
-    /// Replies to `name` commands are written halfway and then held until the connection
-    /// is killed (`on` false: answered normally again).
-    pub fn stall(&self, name: &str, on: bool) {
+    /// After `after` whole replies to `name` commands (an exhaust stream's replies each
+    /// count), the next is written halfway and held until the connection is killed, and so
+    /// is every later one. `None`: replies are whole again.
+    pub fn stall(&self, name: &str, after: Option<usize>) {
         let mut stalls = lock(&self.state.stalls);
-        if on {
-            stalls.insert(name.to_string());
-        } else {
-            stalls.remove(name);
-        }
+        match after {
+            Some(n) => stalls.insert(name.to_string(), n),
+            None => stalls.remove(name),
+        };
     }
 
     /// Waits (up to `within`) until `cond` holds on the double; false when it never did.
