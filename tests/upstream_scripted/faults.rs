@@ -129,6 +129,32 @@ async fn a_reply_stalled_halfway_errors_within_the_reply_timeout() {
     assert_eq!(find_works(&proxy, "orders").await, vec![0, 1]);
 }
 
+/// Reads an exhaust stream (each reply answering the one before it), inserting one document
+/// after the first empty batch, until a batch holds documents: (that batch, the last
+/// reply's requestID, the empty replies before it).
+async fn stream_until_insert(
+    c: &mut RawClient,
+    writer: &mut RawClient,
+    request: i32,
+) -> (Vec<i32>, i32, usize) {
+    let (mut last, mut empty_replies) = (request, 0);
+    loop {
+        let frame = timeout(BOUND, c.read_frame()).await.expect("in time");
+        let (rid, response_to, flags, body) = decode(frame.expect("a reply"));
+        assert_eq!(response_to, last, "each reply answers the one before it");
+        last = rid;
+        assert_eq!(flags & FLAG_MORE_TO_COME, FLAG_MORE_TO_COME, "{body:?}");
+        let batch = ns_of(&body, "nextBatch");
+        if !batch.is_empty() {
+            return (batch, last, empty_replies);
+        }
+        if empty_replies == 0 {
+            seed(writer, "oplog", 1).await;
+        }
+        empty_replies += 1;
+    }
+}
+
 /// An exhaust getMore on a tailable awaitData cursor streams forever (as mongod does for
 /// oplog tailing): an empty `moreToCome` reply after each await, a document soon after it is
 /// inserted. Then the upstream is killed mid-stream.
@@ -146,24 +172,7 @@ async fn exhaust_tailable_stream_delivers_inserts_until_the_upstream_dies() {
     c.send(&encode_op_msg(request, 0, FLAG_EXHAUST_ALLOWED, &more))
         .await;
     let mut writer = login(&proxy).await;
-    let mut inserted = false;
-    let mut empty_replies = 0;
-    let mut last;
-    let got = loop {
-        let frame = timeout(BOUND, c.read_frame()).await.expect("in time");
-        let (rid, _, flags, body) = decode(frame.expect("a reply"));
-        last = rid;
-        assert_eq!(flags & FLAG_MORE_TO_COME, FLAG_MORE_TO_COME, "{body:?}");
-        let batch = ns_of(&body, "nextBatch");
-        if !batch.is_empty() {
-            break batch;
-        }
-        empty_replies += 1;
-        if !inserted {
-            seed(&mut writer, "oplog", 1).await;
-            inserted = true;
-        }
-    };
+    let (got, last, empty_replies) = stream_until_insert(&mut c, &mut writer, request).await;
     assert_eq!(got, vec![0], "the inserted document arrived on the stream");
     assert!(empty_replies >= 1);
     assert_eq!(
