@@ -11,6 +11,12 @@ use mongoward::cli::authz_check;
 use mongoward::config::{now_unix, Config};
 use mongoward::gates::access_list::Strictness;
 
+/// jemalloc: glibc's per-thread arenas kept RSS growing under connection churn (see
+/// docs/reliability.md, "Soak"); jemalloc returns freed pages to the system by decay.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mongoward",
