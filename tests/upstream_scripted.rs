@@ -80,21 +80,7 @@ async fn rust_driver_find_over_several_batches_returns_every_document() {
     let proxy = proxy(&up).await;
     let c = driver(&proxy).await;
     let coll = c.database("shop").collection::<Document>("items");
-    let docs: Vec<Document> = (0..25).map(|i| doc! {"_id": i, "n": i}).collect();
-    timeout(BOUND, coll.insert_many(docs))
-        .await
-        .expect("in time")
-        .expect("insert_many");
-    let find = async {
-        coll.find(doc! {})
-            .batch_size(4)
-            .await
-            .expect("find")
-            .try_collect::<Vec<Document>>()
-            .await
-            .expect("getMore")
-    };
-    let all = timeout(BOUND, find).await.expect("in time");
+    let all = insert_then_find(&coll, (0..25).map(|i| doc! {"_id": i, "n": i}).collect(), 4).await;
     let ns: Vec<i32> = all.iter().map(|d| d.get_i32("n").unwrap()).collect();
     assert_eq!(ns, (0..25).collect::<Vec<_>>(), "every document, in order");
     assert!(
@@ -301,21 +287,7 @@ async fn compressed_client_traffic_reaches_the_upstream_uncompressed() {
         .await
         .expect("client");
     let coll = c.database("shop").collection::<Document>("packed");
-    let docs: Vec<Document> = (0..12).map(|i| doc! {"n": i}).collect();
-    timeout(BOUND, coll.insert_many(docs))
-        .await
-        .expect("in time")
-        .expect("insert_many");
-    let find = async {
-        coll.find(doc! {})
-            .batch_size(5)
-            .await
-            .expect("find")
-            .try_collect::<Vec<Document>>()
-            .await
-            .expect("getMore")
-    };
-    let all = timeout(BOUND, find).await.expect("in time");
+    let all = insert_then_find(&coll, (0..12).map(|i| doc! {"n": i}).collect(), 5).await;
     assert_eq!(all.len(), 12);
     assert!(
         proxy
@@ -402,4 +374,27 @@ async fn pymongo_json(script: &'static str, proxy: &Proxy) -> (serde_json::Value
         .expect("a JSON line");
     let v = serde_json::from_str(line).expect("JSON");
     (v, out)
+}
+
+/// Inserts `docs`, then reads the whole collection back in batches of `batch` (so the
+/// driver sends getMores), every step bounded by `BOUND`.
+async fn insert_then_find(
+    coll: &mongodb::Collection<Document>,
+    docs: Vec<Document>,
+    batch: u32,
+) -> Vec<Document> {
+    timeout(BOUND, coll.insert_many(docs))
+        .await
+        .expect("in time")
+        .expect("insert_many");
+    let find = async {
+        coll.find(doc! {})
+            .batch_size(batch)
+            .await
+            .expect("find")
+            .try_collect::<Vec<Document>>()
+            .await
+            .expect("getMore")
+    };
+    timeout(BOUND, find).await.expect("in time")
 }
