@@ -219,6 +219,12 @@ impl Running {
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), self.idle()).await;
         }
+        // In-flight requests are done: pooled upstream connections close now.
+        for cluster in &self.shared.clusters {
+            if let Some(pool) = cluster.pool() {
+                pool.drain();
+            }
+        }
         self.shared.auditor.flush().await;
     }
 }

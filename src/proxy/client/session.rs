@@ -4,6 +4,7 @@
 //! -> forward the checked bytes upstream -> read replies (cursor ids) -> client.
 //! Everything that decides lives in pure modules; this file only moves bytes and state.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,14 +21,18 @@ use crate::proxy::client::auth::Conversation;
 use crate::proxy::client::conn::{self, Conn, Env};
 use crate::proxy::client::replies::{self, ErrorReply, ReplyTo};
 use crate::proxy::client::route::{self, ReplyFilter, Step};
+use crate::proxy::client::session_upstream::Upstream;
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
 use crate::proxy::state::handle::SessionHandle;
 use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
 use crate::proxy::upstream::inspect;
+use crate::proxy::upstream::pool::DiscardReason;
 use crate::proxy::upstream::wait::{max_time_ms, reply_limit, Waited};
-use crate::proxy::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
+use crate::proxy::upstream::{
+    capped_limits, next_request_id, Cluster, UpstreamError, UpstreamInfo,
+};
 use crate::proxy::Shared;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
 
@@ -57,7 +62,7 @@ pub struct Session {
     pub info: ConnInfo,
     pub(crate) shared: Arc<Shared>,
     pub(crate) client: Stream,
-    pub(crate) upstream: Option<UpstreamConn>,
+    pub(crate) upstream: Upstream,
     pub(crate) compressors: Vec<Compressor>,
     /// The protocol state the decisions read (owner, cluster, lsids); no sockets.
     pub(crate) conn: Conn,
@@ -92,7 +97,7 @@ impl Session {
             info,
             shared,
             client,
-            upstream: None,
+            upstream: Upstream::None,
             compressors: Vec::new(),
             next_id: 1,
             buf: BytesMut::new(),
@@ -329,10 +334,9 @@ impl Session {
         }
     }
 
-    /// Closes the upstream connection. Cursors live on in mongod (they belong to the
-    /// user, not the connection) and time out there if nobody resumes them.
+    /// Closes the upstream connection (see `discard_upstream`).
     pub(crate) fn drop_upstream(&mut self) {
-        self.upstream = None;
+        self.discard_upstream(DiscardReason::Error);
     }
 
     /// What the connection core reads besides its own state.
@@ -360,8 +364,15 @@ impl Session {
         // Asked only when a wait is slow: the fast path never scans the body for it.
         let base = self.info.cluster.reply_timeout;
         let limit = move || reply_limit(base, max_time_ms(msg.body()));
+        // A pooled connection carries many clients' requests: the proxy numbers them
+        // itself and maps the reply back (header only; the checked body is unchanged).
+        let upstream_id = matches!(self.upstream, Upstream::Leased(_)).then(next_request_id);
+        let out = match upstream_id {
+            Some(id) => Cow::Owned(renumbered(msg.as_bytes(), id, msg.header().response_to)),
+            None => Cow::Borrowed(msg.as_bytes()),
+        };
         let sent = match self.watch() {
-            (Some(up), watch) => watch.wait(up.send(msg.as_bytes()), limit, false).await,
+            (Some(up), watch) => watch.wait(up.send(&out), limit, false).await,
             (None, _) => return Flow::Close,
         };
         match sent {
@@ -372,6 +383,8 @@ impl Session {
         let sent_at = Instant::now();
         Stats::inc(&self.shared.stats.forwarded);
         if msg.more_to_come() {
+            // Fire-and-forget: no reply will come, nothing is left to read.
+            self.release_upstream();
             return Flow::Continue;
         }
         let mut first = true;
@@ -387,6 +400,10 @@ impl Session {
                 ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
+            let frame = match upstream_id {
+                Some(id) => answer_to(frame, id, to.request_id),
+                None => frame,
+            };
             let (more, stale) = self.inspect_reply(&frame, closing);
             let frame = match filter {
                 ReplyFilter::None => frame,
@@ -401,10 +418,11 @@ impl Session {
                 self.observe_latency(sent_at, replied_at);
             }
             if stale {
-                self.drop_upstream();
+                self.discard_upstream(DiscardReason::NotWritablePrimary);
                 return Flow::Continue;
             }
             if !more {
+                self.release_upstream();
                 return Flow::Continue;
             }
         }
@@ -465,6 +483,29 @@ impl Session {
         self.drop_upstream();
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
+    }
+}
+
+/// A copy of a request numbered `id` for the upstream (checksum recomputed if present).
+fn renumbered(message: &[u8], id: i32, response_to: i32) -> Vec<u8> {
+    let mut out = message.to_vec();
+    wire::set_ids(&mut out, id, response_to);
+    wire::reseal_checksum(&mut out);
+    out
+}
+
+/// An upstream reply to the proxy's request `upstream_id`, made the answer to the client's
+/// `client_id`. Later replies of an exhaust stream answer the reply before them (the
+/// upstream's own ids, which the client saw), so only a reply to `upstream_id` changes.
+fn answer_to(frame: Bytes, upstream_id: i32, client_id: i32) -> Bytes {
+    match wire::Header::parse(&frame) {
+        Ok(h) if h.response_to == upstream_id => {
+            let mut out = BytesMut::from(&frame[..]);
+            wire::set_ids(&mut out, h.request_id, client_id);
+            wire::reseal_checksum(&mut out);
+            out.freeze()
+        }
+        _ => frame,
     }
 }
 

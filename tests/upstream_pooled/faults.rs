@@ -1,0 +1,141 @@
+//! Request mode under faults: pool exhaustion, a stepped-down primary, a client gone
+//! mid-request, the upstream killed.
+
+use super::*;
+
+/// An lsid document (a UUID, as drivers send).
+fn lsid(n: u8) -> bson::Document {
+    let id = bson::Binary {
+        subtype: bson::spec::BinarySubtype::Uuid,
+        bytes: vec![n; 16],
+    };
+    doc! {"id": id}
+}
+
+fn labels(body: &RawDocumentBuf) -> Vec<String> {
+    body.get_array("errorLabels")
+        .map(|a| {
+            a.into_iter()
+                .filter_map(|l| l.ok().and_then(|l| l.as_str().map(str::to_string)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A find the upstream holds for a minute; `maxTimeMS` keeps the proxy waiting for it
+/// beyond its own reply timeout, so the find keeps its pooled connection.
+async fn hold_the_pool(up: &ScriptedUpstream, c: &mut RawClient) {
+    up.delay("find", Some(Duration::from_secs(60)));
+    let find = rawdoc! {"find": "held", "maxTimeMS": 60_000, "$db": "shop"};
+    send(c, 0, &find).await;
+    assert!(
+        up.until(BOUND, |u| u.seen("find") == 1).await,
+        "the find reached the upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pool_exhaustion_answers_network_timeout_after_the_wait_never_a_hang() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 1, wait_timeout_ms = 300").await;
+    let mut holder = login(&proxy).await;
+    hold_the_pool(&up, &mut holder).await;
+    let mut c = login(&proxy).await;
+    let insert = RawDocumentBuf::from_document(&doc! {
+        "insert": "orders", "documents": [{"n": 1}], "lsid": lsid(1), "txnNumber": 1_i64,
+        "$db": "shop",
+    })
+    .expect("insert");
+    let r = command(&mut c, &insert).await;
+    let (code, msg) = failure(&r).expect("an error");
+    assert_eq!(code, 89, "NetworkTimeout: {r:?}");
+    assert_eq!(r.get_str("codeName"), Ok("NetworkTimeout"));
+    assert!(msg.contains("waiting for an upstream connection"), "{msg}");
+    assert_eq!(
+        labels(&r),
+        vec!["RetryableWriteError"],
+        "a retryable write: {r:?}"
+    );
+    let find = command(&mut c, &rawdoc! {"find": "orders", "$db": "shop"}).await;
+    assert_eq!(failure(&find).map(|f| f.0), Some(89), "{find:?}");
+    assert!(
+        labels(&find).is_empty(),
+        "a read carries no write label: {find:?}"
+    );
+    assert_eq!(up.seen("insert"), 0, "nothing was sent upstream");
+    assert_eq!(up.peak(), 1, "the pool never opened a second connection");
+    // The upstream dies: the held find fails, its connection is discarded, the pool
+    // opens a new one for the next request.
+    up.delay("find", None);
+    up.kill_all();
+    let (_, _, _, held) = reply(&mut holder).await;
+    assert_eq!(
+        failure(&held).map(|f| f.0),
+        Some(6),
+        "HostUnreachable: {held:?}"
+    );
+    let again = command(&mut c, &rawdoc! {"find": "orders", "$db": "shop"}).await;
+    assert!(failure(&again).is_none(), "the pool recovered: {again:?}");
+    assert_eq!(opened(&up), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_writable_primary_discards_the_connection_and_closes_the_idle_ones() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let mut a = login(&proxy).await;
+    let mut b = login(&proxy).await;
+    // Two finds at once: the pool opens two connections, both idle afterwards.
+    up.delay("find", Some(Duration::from_millis(300)));
+    let find = rawdoc! {"find": "x", "$db": "shop"};
+    send(&mut a, 0, &find).await;
+    send(&mut b, 0, &find).await;
+    assert!(failure(&reply(&mut a).await.3).is_none());
+    assert!(failure(&reply(&mut b).await.3).is_none());
+    up.delay("find", None);
+    assert!(
+        up.until(BOUND, |u| u.open() == 2).await,
+        "open: {}",
+        up.open()
+    );
+    up.fail("insert", Some((10107, "NotWritablePrimary")));
+    let insert = rawdoc! {"insert": "x", "documents": [{"n": 1}], "$db": "shop"};
+    let r = command(&mut a, &insert).await;
+    assert_eq!(
+        failure(&r).map(|f| f.0),
+        Some(10107),
+        "relayed as it came: {r:?}"
+    );
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "the demoted connection and the idle one to the old primary closed: {} open",
+        up.open()
+    );
+    up.fail("insert", None);
+    let r = command(&mut b, &insert).await;
+    assert!(
+        failure(&r).is_none(),
+        "a fresh connection serves the next write: {r:?}"
+    );
+    assert_eq!(opened(&up), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_gone_mid_request_discards_its_connection() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 1").await;
+    let mut gone = login(&proxy).await;
+    hold_the_pool(&up, &mut gone).await;
+    assert_eq!(up.open(), 1);
+    drop(gone);
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "the connection with a reply still due was closed, not pooled: {} open",
+        up.open()
+    );
+    up.delay("find", None);
+    let mut c = login(&proxy).await;
+    let r = command(&mut c, &rawdoc! {"find": "held", "$db": "shop"}).await;
+    assert!(failure(&r).is_none(), "{r:?}");
+    assert_eq!(opened(&up), 2, "a new connection, not the poisoned one");
+}
