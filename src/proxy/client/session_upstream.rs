@@ -182,8 +182,10 @@ impl Session {
     ) -> Flow {
         self.discard_upstream(match ended {
             Waited::TimedOut(_) => DiscardReason::Timeout,
-            Waited::ClientGone => DiscardReason::ClientGoneMidReply,
-            Waited::Revoked | Waited::Drained | Waited::Done(_) => DiscardReason::Error,
+            // A revoked client is cut mid-reply too: its connection has unread bytes.
+            Waited::ClientGone | Waited::Revoked => DiscardReason::ClientGoneMidReply,
+            Waited::Drained => DiscardReason::Drain,
+            Waited::Done(_) => DiscardReason::Error,
         });
         let limit = match ended {
             Waited::TimedOut(limit) => limit,
