@@ -51,6 +51,18 @@ async fn pooled(up: &ScriptedUpstream, pool: &str) -> Proxy {
     proxy
 }
 
+/// The proxy's view of its pool (as the metrics read it), after a first pooled request.
+fn pool_stats(proxy: &Proxy) -> mongoward::proxy::upstream::pool::Stats {
+    let view = proxy
+        .running
+        .stats()
+        .cluster("default")
+        .pool
+        .load_full()
+        .expect("the pool is registered by its first lease");
+    (view.0)().expect("the pool is alive")
+}
+
 /// Upstream connections opened since the startup probe.
 fn opened(up: &ScriptedUpstream) -> usize {
     up.accepted() - 1
@@ -141,6 +153,10 @@ async fn rust_driver_500_concurrent_tasks_share_a_pool_of_4() {
         up.peak()
     );
     assert_eq!(up.seen("insert"), 500);
+    let stats = pool_stats(&proxy);
+    assert!(stats.opened_total <= 4, "{stats:?}");
+    assert_eq!(stats.in_use, 0, "every lease came back: {stats:?}");
+    assert_eq!(stats.wait_timeouts_total, 0, "{stats:?}");
     assert!(up.seen("find") >= 500, "find: {}", up.seen("find"));
 }
 

@@ -2,6 +2,7 @@
 //! mid-request, the upstream killed.
 
 use super::*;
+use mongoward::proxy::upstream::pool::DiscardReason;
 
 /// An lsid document (a UUID, as drivers send).
 fn lsid(n: u8) -> bson::Document {
@@ -64,6 +65,7 @@ async fn pool_exhaustion_answers_network_timeout_after_the_wait_never_a_hang() {
     );
     assert_eq!(up.seen("insert"), 0, "nothing was sent upstream");
     assert_eq!(up.peak(), 1, "the pool never opened a second connection");
+    assert_eq!(pool_stats(&proxy).wait_timeouts_total, 2);
     // The upstream dies: the held find fails, its connection is discarded, the pool
     // opens a new one for the next request.
     up.delay("find", None);
@@ -111,6 +113,25 @@ async fn not_writable_primary_discards_the_connection_and_closes_the_idle_ones()
         "the demoted connection and the idle one to the old primary closed: {} open",
         up.open()
     );
+    let stats = pool_stats(&proxy);
+    assert_eq!(
+        stats.discards_for(DiscardReason::NotWritablePrimary),
+        1,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.discards_for(DiscardReason::StaleGeneration),
+        1,
+        "{stats:?}"
+    );
+    assert_eq!(stats.generation, 1, "{stats:?}");
+    let text = mongoward::ops::metrics::render(proxy.running.stats());
+    assert!(
+        text.contains(
+            "mongoward_pool_discards_total{cluster=\"default\",reason=\"not_writable_primary\"} 1"
+        ),
+        "{text}"
+    );
     up.fail("insert", None);
     let r = command(&mut b, &insert).await;
     assert!(
@@ -138,4 +159,10 @@ async fn a_client_gone_mid_request_discards_its_connection() {
     let r = command(&mut c, &rawdoc! {"find": "held", "$db": "shop"}).await;
     assert!(failure(&r).is_none(), "{r:?}");
     assert_eq!(opened(&up), 2, "a new connection, not the poisoned one");
+    let stats = pool_stats(&proxy);
+    assert_eq!(
+        stats.discards_for(DiscardReason::ClientGoneMidReply),
+        1,
+        "{stats:?}"
+    );
 }

@@ -84,15 +84,19 @@ impl Session {
                 "no upstream pool",
             )));
         };
-        cluster.start_upkeep();
+        cluster.start_upkeep(&self.cluster_stats);
         let hosts = u32::try_from(cluster.uri.hosts.len()).unwrap_or(u32::MAX);
         let limit = std::time::Duration::from_millis(pool.limits().wait_timeout_ms)
             + cluster
                 .connect_timeout
                 .saturating_mul(hosts.saturating_add(1));
+        let start = std::time::Instant::now();
         let (_, watch) = self.watch();
         let lease = match watch.wait(pool.get(), || limit, false).await {
-            Waited::Done(Ok(lease)) => lease,
+            Waited::Done(Ok(lease)) => {
+                self.cluster_stats.pool_wait.observe(start.elapsed());
+                lease
+            }
             Waited::Done(Err(e)) => return Err(Waited::Done(self.pool_refused(&e))),
             Waited::TimedOut(_) => {
                 return Err(Waited::Done(ErrorReply::network_timeout("connect")));

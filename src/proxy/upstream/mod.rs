@@ -23,6 +23,7 @@ use self::login::ServiceLogin;
 use self::pool::{ClusterConnector, Pool};
 use crate::config::{ClusterConfig, UpstreamUri};
 use crate::proxy::io::{read_frame, FrameError, Stream};
+use crate::proxy::state::counters::{ClusterCounters, PoolView};
 use crate::wire::{self, Limits};
 use tokio_rustls::TlsConnector;
 
@@ -209,13 +210,20 @@ impl Cluster {
         self.pool.as_ref()
     }
 
-    /// Starts the pool's time-driven upkeep once (expired waits, idle timeout, `min_idle`);
-    /// it ends with the cluster.
-    pub fn start_upkeep(self: &Arc<Self>) {
+    /// Starts the pool's time-driven upkeep once (expired waits, idle timeout, `min_idle`),
+    /// and shows the pool in this cluster's metrics; both end with the cluster.
+    pub fn start_upkeep(self: &Arc<Self>, counters: &ClusterCounters) {
         if self.pool.is_none() || self.upkeep.swap(true, Ordering::Relaxed) {
             return;
         }
         let weak = Arc::downgrade(self);
+        let view = weak.clone();
+        counters
+            .pool
+            .store(Some(Arc::new(PoolView(Box::new(move || {
+                view.upgrade()
+                    .and_then(|c| c.pool.as_ref().map(Pool::stats))
+            })))));
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
             loop {
