@@ -166,3 +166,76 @@ async fn a_client_gone_mid_request_discards_its_connection() {
         "{stats:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_killed_while_idle_costs_at_most_one_retry() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let mut a = login(&proxy).await;
+    let mut b = login(&proxy).await;
+    up.delay("find", Some(Duration::from_millis(300)));
+    let find = rawdoc! {"find": "x", "$db": "shop"};
+    send(&mut a, 0, &find).await;
+    send(&mut b, 0, &find).await;
+    assert!(failure(&reply(&mut a).await.3).is_none());
+    assert!(failure(&reply(&mut b).await.3).is_none());
+    up.delay("find", None);
+    assert!(
+        up.until(BOUND, |u| u.open() == 2).await,
+        "two idle connections"
+    );
+    up.kill_all();
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "the upstream closed them"
+    );
+    // The first request may take a dead idle connection: HostUnreachable, retryable.
+    let first = command(&mut a, &find).await;
+    if let Some((code, _)) = failure(&first) {
+        assert_eq!(code, 6, "HostUnreachable: {first:?}");
+    }
+    // The pool was cleared with it: the next request never meets the other dead one.
+    let second = command(&mut b, &find).await;
+    assert!(failure(&second).is_none(), "{second:?}");
+    // A driver's retry hides the one failure altogether.
+    let client = Client::with_uri_str(proxy.uri("")).await.expect("client");
+    up.kill_all();
+    assert!(up.until(BOUND, |u| u.open() == 0).await);
+    let found = timeout(
+        BOUND,
+        client
+            .database("shop")
+            .collection::<Document>("x")
+            .find_one(doc! {}),
+    )
+    .await
+    .expect("in time");
+    assert!(found.is_ok(), "the retry succeeded: {found:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_finishes_the_request_in_flight_then_closes_the_pool() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let mut idle_client = login(&proxy).await;
+    let warm = command(&mut idle_client, &rawdoc! {"find": "x", "$db": "shop"}).await;
+    assert!(failure(&warm).is_none(), "{warm:?}");
+    let mut busy = login(&proxy).await;
+    up.delay("find", Some(Duration::from_millis(300)));
+    send(&mut busy, 0, &rawdoc! {"find": "x", "$db": "shop"}).await;
+    assert!(up.until(BOUND, |u| u.seen("find") == 2).await);
+    let (_, (_, _, _, body)) = tokio::join!(
+        timeout(BOUND, proxy.running.shutdown(Duration::from_secs(10))),
+        reply(&mut busy)
+    );
+    assert!(
+        failure(&body).is_none(),
+        "the request in flight finished: {body:?}"
+    );
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "the pool closed its connections: {} open",
+        up.open()
+    );
+    assert_eq!(pool_stats(&proxy).size, 0);
+}

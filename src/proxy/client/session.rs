@@ -405,6 +405,13 @@ impl Session {
                 None => frame,
             };
             let (more, stale) = self.inspect_reply(&frame, closing);
+            // Nothing more to read: a pooled connection goes back before the client sees
+            // the reply, so the client's next request (on any connection) finds it idle.
+            if stale {
+                self.discard_upstream(DiscardReason::NotWritablePrimary);
+            } else if !more {
+                self.release_upstream();
+            }
             let frame = match filter {
                 ReplyFilter::None => frame,
                 _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
@@ -417,12 +424,7 @@ impl Session {
             if std::mem::take(&mut first) {
                 self.observe_latency(sent_at, replied_at);
             }
-            if stale {
-                self.discard_upstream(DiscardReason::NotWritablePrimary);
-                return Flow::Continue;
-            }
-            if !more {
-                self.release_upstream();
+            if stale || !more {
                 return Flow::Continue;
             }
         }
@@ -481,6 +483,9 @@ impl Session {
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
         self.drop_upstream();
+        // A pool's other idle connections most likely went with it (a restarted or killed
+        // upstream): close them, as drivers clear their pool on a network error.
+        self.clear_pool();
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
     }

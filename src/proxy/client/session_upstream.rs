@@ -154,10 +154,17 @@ impl Session {
             lease.discard(reason);
             if reason == DiscardReason::NotWritablePrimary {
                 // A failover: no idle connection to the old primary is handed out again.
-                if let Some(pool) = self.info.cluster.pool() {
-                    pool.bump_generation();
-                }
+                self.clear_pool();
             }
+        }
+    }
+
+    /// Request mode: a new pool generation; idle connections close now, those in use when
+    /// they come back.
+    pub(crate) fn clear_pool(&self) {
+        if let Some(pool) = self.info.cluster.pool() {
+            let closed = pool.bump_generation();
+            debug!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, idle_closed = closed, "upstream pool cleared");
         }
     }
 
