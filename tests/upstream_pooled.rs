@@ -3,6 +3,8 @@
 //! wire client) and the in-repo scripted upstream (`common/scripted_upstream`), whose
 //! connection counters show what the pool really opened.
 
+#[path = "upstream_pooled/clients.rs"]
+mod clients;
 mod common;
 #[path = "upstream_pooled/faults.rs"]
 mod faults;
