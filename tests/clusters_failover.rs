@@ -139,7 +139,11 @@ async fn request_mode_step_down_under_load_every_write_lands_once() {
     rs.set_primary(b.addr);
     let uri = format!("mongodb://{},{}/?replicaSet=rs0", a.addr, b.addr);
     let certs = certs();
-    let text = pooled_config(&certs, &uri, "max_size = 3, wait_timeout_ms = 10000, max_waiters = 64");
+    let text = pooled_config(
+        &certs,
+        &uri,
+        "max_size = 3, wait_timeout_ms = 10000, max_waiters = 64",
+    );
     let proxy = Proxy::start_with(certs, &text).await;
     let client = Client::with_uri_str(proxy.uri("&serverSelectionTimeoutMS=5000&maxPoolSize=16"))
         .await

@@ -239,3 +239,58 @@ async fn shutdown_finishes_the_request_in_flight_then_closes_the_pool() {
     );
     assert_eq!(pool_stats(&proxy).size, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_killed_under_load_costs_each_read_at_most_its_retry() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(
+        &up,
+        "max_size = 4, wait_timeout_ms = 20000, max_waiters = 200",
+    )
+    .await;
+    let client = Client::with_uri_str(proxy.uri("&maxPoolSize=32"))
+        .await
+        .expect("client");
+    let coll = client.database("shop").collection::<Document>("load");
+    timeout(BOUND, coll.insert_one(doc! {"_id": 1, "n": 1}))
+        .await
+        .expect("in time")
+        .expect("seed");
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let coll = coll.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    let got = coll.find_one(doc! {"_id": 1}).await;
+                    let doc = got.expect("a read, retried once at most").expect("found");
+                    assert_eq!(doc.get_i32("n"), Ok(1));
+                }
+            })
+        })
+        .collect();
+    assert!(
+        up.until(BOUND, |u| u.seen("find") >= 200).await,
+        "the load is running"
+    );
+    let before = up.peak();
+    up.kill_all();
+    let all = timeout(Duration::from_secs(120), async {
+        for t in tasks {
+            t.await.expect("every read succeeded");
+        }
+    });
+    all.await.expect("in time");
+    assert!(before <= 4, "peak before the kill: {before}");
+    // Right after the kill the double may still count a dying connection while the pool
+    // already replaced it, so the bound is checked once the load is over.
+    assert!(
+        up.until(BOUND, |u| u.open() <= 4).await,
+        "open after the load: {}",
+        up.open()
+    );
+    let stats = pool_stats(&proxy);
+    assert!(
+        stats.generation >= 1,
+        "the lost connections cleared the pool: {stats:?}"
+    );
+}
