@@ -29,6 +29,7 @@ use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
 use crate::proxy::upstream::inspect;
 use crate::proxy::upstream::pool::DiscardReason;
+use crate::proxy::upstream::renumber::{answer_to, renumbered};
 use crate::proxy::upstream::wait::{max_time_ms, reply_limit, Waited};
 use crate::proxy::upstream::{
     capped_limits, next_request_id, Cluster, UpstreamError, UpstreamInfo,
@@ -488,29 +489,6 @@ impl Session {
         self.clear_pool();
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
-    }
-}
-
-/// A copy of a request numbered `id` for the upstream (checksum recomputed if present).
-fn renumbered(message: &[u8], id: i32, response_to: i32) -> Vec<u8> {
-    let mut out = message.to_vec();
-    wire::set_ids(&mut out, id, response_to);
-    wire::reseal_checksum(&mut out);
-    out
-}
-
-/// An upstream reply to the proxy's request `upstream_id`, made the answer to the client's
-/// `client_id`. Later replies of an exhaust stream answer the reply before them (the
-/// upstream's own ids, which the client saw), so only a reply to `upstream_id` changes.
-fn answer_to(frame: Bytes, upstream_id: i32, client_id: i32) -> Bytes {
-    match wire::Header::parse(&frame) {
-        Ok(h) if h.response_to == upstream_id => {
-            let mut out = BytesMut::from(&frame[..]);
-            wire::set_ids(&mut out, h.request_id, client_id);
-            wire::reseal_checksum(&mut out);
-            out.freeze()
-        }
-        _ => frame,
     }
 }
 

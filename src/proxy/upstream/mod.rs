@@ -5,6 +5,7 @@
 pub mod inspect;
 pub mod login;
 pub mod pool;
+pub mod renumber;
 pub mod replset;
 pub mod tls;
 pub mod wait;
