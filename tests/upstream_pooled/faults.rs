@@ -294,3 +294,55 @@ async fn upstream_killed_under_load_costs_each_read_at_most_its_retry() {
         "the lost connections cleared the pool: {stats:?}"
     );
 }
+
+/// The pooled proxy's configuration with these access-list entries (CIDRs).
+fn with_access(up: &ScriptedUpstream, certs: &common::Certs, cidrs: &[&str]) -> String {
+    let access: String = cidrs
+        .iter()
+        .map(|c| format!("[[access_list]]\ncidr = {c:?}\n"))
+        .collect();
+    config_text(certs, &up.uri(), &access).replace(
+        "name = \"default\"\n",
+        "name = \"default\"\npool = { mode = \"request\", max_size = 1 }\n",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_revoked_mid_request_is_cut_and_the_pool_stays_clean() {
+    let up = ScriptedUpstream::start().await;
+    let certs = certs();
+    let text = with_access(&up, &certs, &["127.0.0.1/32", "127.0.0.5/32"]);
+    let proxy = Proxy::start_with(certs, &text).await;
+    assert!(
+        up.until(BOUND, |u| u.accepted() == 1 && u.open() == 0)
+            .await
+    );
+    let source = "127.0.0.5".parse().expect("ip");
+    let mut revoked = RawClient::connect_from(source, proxy.addr, proxy.ca()).await;
+    raw_auth(&mut revoked, Mechanism::ScramSha256, APP_USER, APP_PASSWORD)
+        .await
+        .expect("login");
+    hold_the_pool(&up, &mut revoked).await;
+    let text = with_access(&up, &proxy.certs, &["127.0.0.1/32"]);
+    std::fs::write(&proxy.config_path, text).expect("rewrite config");
+    proxy.running.reload().expect("reload");
+    let cut = timeout(BOUND, revoked.read_frame()).await.expect("in time");
+    assert!(cut.is_none(), "the revoked client is closed, not answered");
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "its upstream connection, with a reply still due, was closed: {} open",
+        up.open()
+    );
+    up.delay("find", None);
+    let mut c = login(&proxy).await;
+    seed(&mut c, "after", 2).await;
+    let r = command(&mut c, &rawdoc! {"find": "after", "$db": "shop"}).await;
+    assert_eq!(ns_of(&r, "firstBatch"), vec![0, 1], "a clean answer: {r:?}");
+    assert_eq!(opened(&up), 2, "a new connection, not the cut one");
+    let stats = pool_stats(&proxy);
+    assert_eq!(
+        stats.discards_for(DiscardReason::ClientGoneMidReply),
+        1,
+        "{stats:?}"
+    );
+}
