@@ -346,3 +346,30 @@ async fn a_client_revoked_mid_request_is_cut_and_the_pool_stays_clean() {
         "{stats:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_timeout_discards_the_connection_and_the_next_request_gets_a_fresh_one() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 1").await;
+    let mut c = login(&proxy).await;
+    seed(&mut c, "slow", 2).await;
+    // Held far beyond reply_timeout_secs, and no maxTimeMS to extend the wait.
+    up.delay("find", Some(Duration::from_secs(60)));
+    let r = command(&mut c, &rawdoc! {"find": "slow", "$db": "shop"}).await;
+    assert_eq!(
+        failure(&r).map(|f| f.0),
+        Some(50),
+        "MaxTimeMSExpired: {r:?}"
+    );
+    assert!(
+        up.until(BOUND, |u| u.open() == 0).await,
+        "the connection whose reply is late was closed, not pooled: {} open",
+        up.open()
+    );
+    up.delay("find", None);
+    let r = command(&mut c, &rawdoc! {"find": "slow", "$db": "shop"}).await;
+    assert_eq!(ns_of(&r, "firstBatch"), vec![0, 1], "its own answer: {r:?}");
+    assert_eq!(opened(&up), 2);
+    let stats = pool_stats(&proxy);
+    assert_eq!(stats.discards_for(DiscardReason::Timeout), 1, "{stats:?}");
+}
