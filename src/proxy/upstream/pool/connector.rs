@@ -47,3 +47,32 @@ pub fn pool_for(config: &PoolConfig, cluster: &Weak<Cluster>) -> Option<Pool<Clu
     };
     Some(Pool::new(connector, limits))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ClusterConfig, UpstreamUri};
+    use crate::proxy::upstream::Cluster;
+
+    fn cluster_config(pool: &str) -> ClusterConfig {
+        let text = format!("name = \"a\"\nuri = \"mongodb://127.0.0.1:1\"\n{pool}");
+        toml::from_str(&text).expect("cluster table")
+    }
+
+    #[test]
+    fn only_request_mode_has_a_pool_and_a_changed_pool_is_a_changed_cluster() {
+        let uri = UpstreamUri::parse("mongodb://127.0.0.1:1").expect("uri");
+        let plain = cluster_config("");
+        let connection = cluster_config("pool = { mode = \"connection\", max_size = 3 }");
+        let pooled = cluster_config("pool = { mode = \"request\", max_size = 3 }");
+        let cluster = Cluster::new(&plain, &uri);
+        assert!(cluster.pool().is_none(), "connection mode by default");
+        assert!(Cluster::new(&connection, &uri).pool().is_none());
+        assert!(cluster.same_config(&plain));
+        assert!(
+            !cluster.same_config(&pooled),
+            "a reload that changes the pool reports a restart"
+        );
+        let limits = Cluster::new(&pooled, &uri).pool().map(|p| p.limits());
+        assert_eq!(limits.map(|l| l.max_size), Some(3));
+    }
+}
