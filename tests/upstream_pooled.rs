@@ -33,16 +33,10 @@ const REPLY_TIMEOUT_SECS: u64 = 2;
 /// The bound on every wait: far above the timeouts configured, far below a hang.
 const BOUND: Duration = Duration::from_secs(30);
 
-/// A proxy whose one cluster runs in request mode with this `pool` table.
+/// A proxy whose one cluster runs in request mode with this `pool` table, once its startup
+/// probe came and went.
 async fn pooled(up: &ScriptedUpstream, pool: &str) -> Proxy {
-    let certs = certs();
-    let text = config_text(&certs, &up.uri(), "").replace(
-        "name = \"default\"\n",
-        &format!(
-            "name = \"default\"\nconnect_timeout_secs = 5\nreply_timeout_secs = {REPLY_TIMEOUT_SECS}\npool = {{ mode = \"request\", {pool} }}\n"
-        ),
-    );
-    let proxy = Proxy::start_with(certs, &text).await;
+    let proxy = start_pooled(up, pool).await;
     // The startup probe opens one connection of its own and closes it; counts below are
     // of the connections opened after it (`opened`).
     assert!(
@@ -51,6 +45,18 @@ async fn pooled(up: &ScriptedUpstream, pool: &str) -> Proxy {
         "the startup probe came and went"
     );
     proxy
+}
+
+/// The same, returned as soon as it listens.
+async fn start_pooled(up: &ScriptedUpstream, pool: &str) -> Proxy {
+    let certs = certs();
+    let text = config_text(&certs, &up.uri(), "").replace(
+        "name = \"default\"\n",
+        &format!(
+            "name = \"default\"\nconnect_timeout_secs = 5\nreply_timeout_secs = {REPLY_TIMEOUT_SECS}\npool = {{ mode = \"request\", {pool} }}\n"
+        ),
+    );
+    Proxy::start_with(certs, &text).await
 }
 
 /// The proxy's view of its pool (as the metrics read it), after a first pooled request.

@@ -294,6 +294,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         warn!("{w}");
     }
     for cluster in &shared.clusters {
+        // Request mode: the pool's upkeep (and `min_idle` spares) from the start, and its
+        // metrics before the first request.
+        cluster.start_upkeep(&shared.stats.cluster(&cluster.name));
         let c = cluster.clone();
         tokio::spawn(async move {
             match c.probe().await {

@@ -373,3 +373,35 @@ async fn a_reply_timeout_discards_the_connection_and_the_next_request_gets_a_fre
     let stats = pool_stats(&proxy);
     assert_eq!(stats.discards_for(DiscardReason::Timeout), 1, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn min_idle_spares_open_at_startup_and_idle_ones_beyond_it_close() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = start_pooled(&up, "max_size = 4, min_idle = 2, idle_timeout_secs = 1").await;
+    assert!(
+        up.until(BOUND, |u| u.accepted() == 3 && u.open() == 2)
+            .await,
+        "the probe came and went, two spares stay before any request: {} open",
+        up.open()
+    );
+    // Four finds at once use all four connections...
+    up.delay("find", Some(Duration::from_millis(300)));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut c = login(&proxy).await;
+        send(&mut c, 0, &rawdoc! {"find": "x", "$db": "shop"}).await;
+        clients.push(c);
+    }
+    for c in &mut clients {
+        assert!(failure(&reply(c).await.3).is_none());
+    }
+    assert_eq!(up.peak(), 4);
+    // ...then the two beyond min_idle close once idle for idle_timeout_secs.
+    assert!(
+        up.until(BOUND, |u| u.open() == 2).await,
+        "back to min_idle: {} open",
+        up.open()
+    );
+    let stats = pool_stats(&proxy);
+    assert_eq!(stats.discards_for(DiscardReason::Idle), 2, "{stats:?}");
+}

@@ -183,7 +183,7 @@ pub struct ClusterCounters {
     pub errors: AtomicU64,
     /// Time requests waited for a pooled upstream connection (`mode = "request"`).
     pub pool_wait: Histogram,
-    /// The cluster's pool (`mode = "request"`), registered by its first lease.
+    /// The cluster's pool (`mode = "request"`), registered when its upkeep starts.
     pub pool: arc_swap::ArcSwapOption<PoolView>,
 }
 

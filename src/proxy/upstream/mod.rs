@@ -173,7 +173,7 @@ pub struct Cluster {
     /// `mode = "request"`: the connections sessions lease per request (None: each session
     /// holds its own, `mode = "connection"`).
     pool: Option<Pool<ClusterConnector>>,
-    /// Whether the pool's upkeep task runs (started by the first lease, in the runtime).
+    /// Whether the pool's upkeep task runs (started at startup, or by the first lease).
     upkeep: AtomicBool,
 }
 
@@ -212,7 +212,8 @@ impl Cluster {
     }
 
     /// Starts the pool's time-driven upkeep once (expired waits, idle timeout, `min_idle`),
-    /// and shows the pool in this cluster's metrics; both end with the cluster.
+    /// and shows the pool in this cluster's metrics; both end with the cluster. Called at
+    /// startup, and by the first lease of a cluster a reload created.
     pub fn start_upkeep(self: &Arc<Self>, counters: &ClusterCounters) {
         if self.pool.is_none() || self.upkeep.swap(true, Ordering::Relaxed) {
             return;
