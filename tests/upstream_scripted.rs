@@ -254,17 +254,7 @@ client.close()
 async fn pymongo_cursor_over_batches_then_an_explicit_close_kills_it_upstream() {
     let up = ScriptedUpstream::start().await;
     let proxy = proxy(&up).await;
-    let mut py = Command::new(tool(".venv/bin/python"));
-    py.args(["-c", PYMONGO_CURSOR, &proxy.uri("")]);
-    let (ok, out) = tokio::task::spawn_blocking(move || run_client(py, Duration::from_secs(60)))
-        .await
-        .expect("pymongo task");
-    assert!(ok, "pymongo ran to the end: {out}");
-    let line = out
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .expect("a JSON line");
-    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    let (v, out) = pymongo_json(PYMONGO_CURSOR, &proxy).await;
     assert_eq!(v["got"], serde_json::json!([0, 1, 2, 3, 4]), "{out}");
     assert_eq!(v["alive_before"], true, "{out}");
     assert!(up.seen("getMore") >= 1, "the second batch came by getMore");
@@ -387,8 +377,21 @@ client.close()
 async fn pymongo_exhaust_cursor_reads_every_batch_from_one_get_more() {
     let up = ScriptedUpstream::start().await;
     let proxy = proxy(&up).await;
+    let (v, out) = pymongo_json(PYMONGO_EXHAUST, &proxy).await;
+    assert_eq!(
+        v["got"],
+        serde_json::json!((0..10).collect::<Vec<_>>()),
+        "{out}"
+    );
+    assert_eq!(up.seen("getMore"), 1, "the rest came as one exhaust stream");
+    assert_eq!(up.open_cursors(), 0);
+}
+
+/// Runs a pymongo script against the proxy and returns the JSON line it printed (with the
+/// whole output, for failure messages).
+async fn pymongo_json(script: &'static str, proxy: &Proxy) -> (serde_json::Value, String) {
     let mut py = Command::new(tool(".venv/bin/python"));
-    py.args(["-c", PYMONGO_EXHAUST, &proxy.uri("")]);
+    py.args(["-c", script, &proxy.uri("")]);
     let (ok, out) = tokio::task::spawn_blocking(move || run_client(py, Duration::from_secs(60)))
         .await
         .expect("pymongo task");
@@ -397,12 +400,6 @@ async fn pymongo_exhaust_cursor_reads_every_batch_from_one_get_more() {
         .lines()
         .find(|l| l.starts_with('{'))
         .expect("a JSON line");
-    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
-    assert_eq!(
-        v["got"],
-        serde_json::json!((0..10).collect::<Vec<_>>()),
-        "{out}"
-    );
-    assert_eq!(up.seen("getMore"), 1, "the rest came as one exhaust stream");
-    assert_eq!(up.open_cursors(), 0);
+    let v = serde_json::from_str(line).expect("JSON");
+    (v, out)
 }

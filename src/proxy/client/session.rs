@@ -378,7 +378,7 @@ impl Session {
         };
         match sent {
             Waited::Done(Ok(())) => {}
-            Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
+            Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e, true).await,
             ended => return self.wait_ended(ended, msg, to, true).await,
         }
         let sent_at = Instant::now();
@@ -397,7 +397,7 @@ impl Session {
             };
             let (_, frame) = match received {
                 Waited::Done(Ok(f)) => f,
-                Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e).await,
+                Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e, first).await,
                 ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
@@ -479,7 +479,16 @@ impl Session {
         Flow::Continue
     }
 
-    async fn upstream_lost(&mut self, msg: &OpMsg, to: &ReplyTo, e: UpstreamError) -> Flow {
+    /// `can_reply` is false in the middle of an exhaust stream: the client expects the next
+    /// streamed reply, whose requestID it cannot know, so an error reply would break the
+    /// OP_MSG chain; closing is the only honest answer (as for a timeout mid-stream).
+    async fn upstream_lost(
+        &mut self,
+        msg: &OpMsg,
+        to: &ReplyTo,
+        e: UpstreamError,
+        can_reply: bool,
+    ) -> Flow {
         self.shared.stats.record_upstream_error(&self.cluster_stats);
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
@@ -487,6 +496,9 @@ impl Session {
         // A pool's other idle connections most likely went with it (a restarted or killed
         // upstream): close them, as drivers clear their pool on a network error.
         self.clear_pool();
+        if !can_reply {
+            return Flow::Close;
+        }
         self.refuse_forward(msg, to, ErrorReply::host_unreachable("connection lost"))
             .await
     }

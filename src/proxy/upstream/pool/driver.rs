@@ -314,6 +314,15 @@ impl<C: Connector> Pool<C> {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Frees the slot an open reserved when nobody will use what it opens (the caller
+    /// went away), handing it to the oldest waiter if there is one.
+    fn abandon_open(&self, id: ConnId) {
+        let mut close = Vec::new();
+        let mut st = self.lock();
+        let grant = st.core.open_failed(id).ok().flatten();
+        settle(&mut st, None, released_grant(grant), self.now(), &mut close);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<C::Conn>> {
         // The state stays consistent between calls (no call panics mid-update), so a
         // poisoned lock is still usable.
@@ -422,18 +431,7 @@ impl<C: Connector> Drop for Waiting<C> {
         };
         match delivery {
             Delivery::Conn(id, conn) => self.pool.release(id, conn, Outcome::Clean),
-            Delivery::Open(id) => {
-                let mut close = Vec::new();
-                let mut st = self.pool.lock();
-                let grant = st.core.open_failed(id).ok().flatten();
-                settle(
-                    &mut st,
-                    None,
-                    released_grant(grant),
-                    self.pool.now(),
-                    &mut close,
-                );
-            }
+            Delivery::Open(id) => self.pool.abandon_open(id),
         }
     }
 }
@@ -446,17 +444,9 @@ struct OpenGuard<C: Connector> {
 
 impl<C: Connector> Drop for OpenGuard<C> {
     fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        let mut close = Vec::new();
-        let mut st = self.pool.lock();
-        let grant = st.core.open_failed(id).ok().flatten();
-        settle(
-            &mut st,
-            None,
-            released_grant(grant),
-            self.pool.now(),
-            &mut close,
-        );
+        if let Some(id) = self.id.take() {
+            self.pool.abandon_open(id);
+        }
     }
 }
 
