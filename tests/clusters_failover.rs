@@ -119,3 +119,118 @@ async fn retrying_driver_survives_a_lost_primary_connection() {
     assert_eq!(rs.writes_on(a.addr), 3);
     assert_eq!(rs.writes_on(b.addr), 3);
 }
+
+/// The same failovers with `pool = { mode = "request" }`: a step-down or a lost primary
+/// clears the pool (a new generation), so no write is sent twice to the old primary.
+fn pooled_config(certs: &common::Certs, uri: &str, pool: &str) -> String {
+    config_text(certs, uri, "").replace(
+        "name = \"default\"\n",
+        &format!("name = \"default\"\npool = {{ mode = \"request\", {pool} }}\n"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_mode_step_down_under_load_every_write_lands_once() {
+    let rs = Arc::new(Rs::default());
+    let (a, b) = (
+        ScramUpstream::member(rs.clone()).await,
+        ScramUpstream::member(rs.clone()).await,
+    );
+    rs.set_primary(b.addr);
+    let uri = format!("mongodb://{},{}/?replicaSet=rs0", a.addr, b.addr);
+    let certs = certs();
+    let text = pooled_config(
+        &certs,
+        &uri,
+        "max_size = 3, wait_timeout_ms = 10000, max_waiters = 64",
+    );
+    let proxy = Proxy::start_with(certs, &text).await;
+    let client = Client::with_uri_str(proxy.uri("&serverSelectionTimeoutMS=5000&maxPoolSize=16"))
+        .await
+        .expect("client");
+    let coll = client
+        .database("app")
+        .collection::<bson::Document>("orders");
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let coll = coll.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(20),
+                        coll.insert_one(doc! {"t": t, "i": i}),
+                    )
+                    .await
+                    .expect("no hang")
+                    .unwrap_or_else(|e| panic!("insert {t}/{i} failed: {e}"));
+                }
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rs.writes_on(b.addr) < 40 {
+        assert!(std::time::Instant::now() < deadline, "writes started");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    rs.set_primary(a.addr);
+    for t in tasks {
+        t.await.expect("task");
+    }
+    client.shutdown().await;
+    assert_eq!(
+        rs.writes_on(a.addr) + rs.writes_on(b.addr),
+        160,
+        "every write landed exactly once"
+    );
+    assert!(rs.writes_on(a.addr) > 0, "the new primary took the rest");
+    let stats = proxy
+        .running
+        .stats()
+        .cluster("default")
+        .pool
+        .load_full()
+        .and_then(|v| (v.0)())
+        .expect("pool stats");
+    assert!(
+        stats.generation >= 1,
+        "the step-down cleared the pool: {stats:?}"
+    );
+    assert!(stats.opened_total <= 3 + 3 * stats.generation, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_mode_retrying_driver_survives_a_lost_primary_connection() {
+    let rs = Arc::new(Rs::default());
+    let (a, b) = (
+        ScramUpstream::member(rs.clone()).await,
+        ScramUpstream::member(rs.clone()).await,
+    );
+    rs.set_primary(a.addr);
+    let uri = format!("mongodb://{},{}/?replicaSet=rs0", a.addr, b.addr);
+    let certs = certs();
+    let text = pooled_config(&certs, &uri, "max_size = 2");
+    let proxy = Proxy::start_with(certs, &text).await;
+    let client = Client::with_uri_str(proxy.uri("&serverSelectionTimeoutMS=5000"))
+        .await
+        .expect("client");
+    let coll = client
+        .database("app")
+        .collection::<bson::Document>("orders");
+    for i in 0..6 {
+        if i == 3 {
+            rs.crash_next_write
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            rs.set_primary(b.addr);
+        }
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            coll.insert_one(doc! {"i": i}),
+        )
+        .await
+        .expect("no hang")
+        .unwrap_or_else(|e| panic!("insert {i} failed: {e}"));
+    }
+    client.shutdown().await;
+    assert_eq!(rs.writes_on(a.addr), 3);
+    assert_eq!(rs.writes_on(b.addr), 3);
+}

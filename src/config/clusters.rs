@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ConfigError, UpstreamUri};
+use crate::proxy::upstream::pool::PoolConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +41,10 @@ pub struct ClusterConfig {
     /// (for a getMore: the await time) is added to it, so long operations keep their time.
     #[serde(default = "default_reply_timeout")]
     pub reply_timeout_secs: u64,
+    /// How client connections share upstream connections (`mode = "connection"`: not at
+    /// all, today's default; `"request"`: a pool, see docs/pooling.md).
+    #[serde(default)]
+    pub pool: PoolConfig,
     /// The resolved service password (never in the file, never printed).
     #[serde(skip)]
     pub password: Option<ServicePassword>,
@@ -110,6 +115,9 @@ pub fn validate(
                 ));
             }
         }
+        c.pool
+            .validate()
+            .map_err(|e| invalid(&key(&format!("pool.{}", e.key)), e.reason))?;
         c.password_file = c.password_file.as_ref().map(|p| base.join(p));
         c.tls_ca_file = c.tls_ca_file.as_ref().map(|p| base.join(p));
         c.password = resolve_password(c, &uri, &key, invalid)?;

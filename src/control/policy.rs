@@ -143,7 +143,9 @@ pub fn cluster_config(c: &Cluster, base: &Path) -> Result<(ClusterConfig, Upstre
     if c.listen.len() > 1 {
         return Err("listen: at most one address per cluster".into());
     }
-    // Defaults for the fields a cluster record does not carry (timeouts), as the TOML has.
+    // Defaults for the fields a cluster record does not carry (timeouts, and `pool`, so a
+    // store-managed cluster runs in connection mode until the store can describe a pool),
+    // as the TOML has.
     let defaults: ClusterConfig =
         toml::from_str("name = \"\"\nuri = \"\"").map_err(|e| format!("cluster defaults: {e}"))?;
     let mut list = [ClusterConfig {

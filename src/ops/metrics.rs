@@ -8,6 +8,7 @@
 //! ```
 
 mod http;
+mod pool;
 mod render;
 
 use std::net::SocketAddr;

@@ -219,6 +219,12 @@ impl Running {
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), self.idle()).await;
         }
+        // In-flight requests are done: pooled upstream connections close now.
+        for cluster in &self.shared.clusters {
+            if let Some(pool) = cluster.pool() {
+                pool.drain();
+            }
+        }
         self.shared.auditor.flush().await;
     }
 }
@@ -288,6 +294,9 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         warn!("{w}");
     }
     for cluster in &shared.clusters {
+        // Request mode: the pool's upkeep (and `min_idle` spares) from the start, and its
+        // metrics before the first request.
+        cluster.start_upkeep(&shared.stats.cluster(&cluster.name));
         let c = cluster.clone();
         tokio::spawn(async move {
             match c.probe().await {

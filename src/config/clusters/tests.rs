@@ -118,3 +118,40 @@ fn password_debug_is_redacted() {
     let p = crate::config::ServicePassword("hunter2".into());
     assert!(!format!("{p:?}").contains("hunter2"));
 }
+
+#[test]
+fn pool_table_defaults_to_connection_mode_and_reads_request_mode() {
+    use crate::proxy::upstream::pool::PoolMode;
+    let c = parse(&cluster("a", "")).unwrap();
+    assert_eq!(c.clusters[0].0.pool.mode, PoolMode::Connection);
+    let c = parse(&cluster(
+        "a",
+        "pool = { mode = \"request\", max_size = 4, wait_timeout_ms = 150, max_waiters = 9 }",
+    ))
+    .unwrap();
+    let pool = &c.clusters[0].0.pool;
+    assert_eq!(pool.mode, PoolMode::Request);
+    assert_eq!(pool.max_size, 4);
+    assert_eq!(pool.validate().unwrap().max_waiters, 9);
+}
+
+#[test]
+fn bad_pool_values_are_startup_errors_naming_the_key() {
+    let table = [
+        (
+            "pool = { mode = \"request\", max_size = 0 }",
+            "clusters[0].pool.max_size",
+        ),
+        ("pool = { min_idle = 65 }", "clusters[0].pool.min_idle"),
+        (
+            "pool = { wait_timeout_ms = 0 }",
+            "clusters[0].pool.wait_timeout_ms",
+        ),
+        ("pool = { mode = \"session\" }", "mode"),
+        ("pool = { size = 3 }", "size"),
+    ];
+    for (extra, key) in table {
+        let e = err(&cluster("a", extra));
+        assert!(e.contains(key), "{extra}: {e}");
+    }
+}

@@ -7,12 +7,12 @@ use super::Metrics;
 use crate::proxy::state::counters::{AuthMechanism, Histogram, BUCKET_LABELS};
 
 /// Writes `# HELP` and `# TYPE` for one metric family.
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+pub(super) fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
     if labels.is_empty() {
         let _ = writeln!(out, "{name} {value}");
     } else {
@@ -26,14 +26,14 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 }
 
 /// Label values are operator-chosen (cluster names): escape as the format requires.
-fn escape(v: &str) -> String {
+pub(super) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
 /// Seconds with microsecond precision, without going through floats.
-fn seconds(micros: u64) -> String {
+pub(super) fn seconds(micros: u64) -> String {
     format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
 }
 
@@ -313,6 +313,7 @@ pub fn render(m: &Metrics) -> String {
         "Time from sending a command upstream to its first reply.",
         &m.upstream_latency,
     );
+    super::pool::pools(&mut out, m);
     config(&mut out, m);
     control_plane(&mut out, m);
     out

@@ -4,6 +4,7 @@
 //! -> forward the checked bytes upstream -> read replies (cursor ids) -> client.
 //! Everything that decides lives in pure modules; this file only moves bytes and state.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,14 +21,19 @@ use crate::proxy::client::auth::Conversation;
 use crate::proxy::client::conn::{self, Conn, Env};
 use crate::proxy::client::replies::{self, ErrorReply, ReplyTo};
 use crate::proxy::client::route::{self, ReplyFilter, Step};
+use crate::proxy::client::session_upstream::Upstream;
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
 use crate::proxy::state::handle::SessionHandle;
 use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
 use crate::proxy::upstream::inspect;
+use crate::proxy::upstream::pool::DiscardReason;
+use crate::proxy::upstream::renumber::{answer_to, renumbered};
 use crate::proxy::upstream::wait::{max_time_ms, reply_limit, Waited};
-use crate::proxy::upstream::{capped_limits, Cluster, UpstreamConn, UpstreamError, UpstreamInfo};
+use crate::proxy::upstream::{
+    capped_limits, next_request_id, Cluster, UpstreamError, UpstreamInfo,
+};
 use crate::proxy::Shared;
 use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
 
@@ -57,7 +63,7 @@ pub struct Session {
     pub info: ConnInfo,
     pub(crate) shared: Arc<Shared>,
     pub(crate) client: Stream,
-    pub(crate) upstream: Option<UpstreamConn>,
+    pub(crate) upstream: Upstream,
     pub(crate) compressors: Vec<Compressor>,
     /// The protocol state the decisions read (owner, cluster, lsids); no sockets.
     pub(crate) conn: Conn,
@@ -92,7 +98,7 @@ impl Session {
             info,
             shared,
             client,
-            upstream: None,
+            upstream: Upstream::None,
             compressors: Vec::new(),
             next_id: 1,
             buf: BytesMut::new(),
@@ -329,10 +335,9 @@ impl Session {
         }
     }
 
-    /// Closes the upstream connection. Cursors live on in mongod (they belong to the
-    /// user, not the connection) and time out there if nobody resumes them.
+    /// Closes the upstream connection (see `discard_upstream`).
     pub(crate) fn drop_upstream(&mut self) {
-        self.upstream = None;
+        self.discard_upstream(DiscardReason::Error);
     }
 
     /// What the connection core reads besides its own state.
@@ -360,8 +365,15 @@ impl Session {
         // Asked only when a wait is slow: the fast path never scans the body for it.
         let base = self.info.cluster.reply_timeout;
         let limit = move || reply_limit(base, max_time_ms(msg.body()));
+        // A pooled connection carries many clients' requests: the proxy numbers them
+        // itself and maps the reply back (header only; the checked body is unchanged).
+        let upstream_id = matches!(self.upstream, Upstream::Leased(_)).then(next_request_id);
+        let out = match upstream_id {
+            Some(id) => Cow::Owned(renumbered(msg.as_bytes(), id, msg.header().response_to)),
+            None => Cow::Borrowed(msg.as_bytes()),
+        };
         let sent = match self.watch() {
-            (Some(up), watch) => watch.wait(up.send(msg.as_bytes()), limit, false).await,
+            (Some(up), watch) => watch.wait(up.send(&out), limit, false).await,
             (None, _) => return Flow::Close,
         };
         match sent {
@@ -372,6 +384,8 @@ impl Session {
         let sent_at = Instant::now();
         Stats::inc(&self.shared.stats.forwarded);
         if msg.more_to_come() {
+            // Fire-and-forget: no reply will come, nothing is left to read.
+            self.release_upstream();
             return Flow::Continue;
         }
         let mut first = true;
@@ -387,7 +401,18 @@ impl Session {
                 ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
+            let frame = match upstream_id {
+                Some(id) => answer_to(frame, id, to.request_id),
+                None => frame,
+            };
             let (more, stale) = self.inspect_reply(&frame, closing);
+            // Nothing more to read: a pooled connection goes back before the client sees
+            // the reply, so the client's next request (on any connection) finds it idle.
+            if stale {
+                self.discard_upstream(DiscardReason::NotWritablePrimary);
+            } else if !more {
+                self.release_upstream();
+            }
             let frame = match filter {
                 ReplyFilter::None => frame,
                 _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
@@ -400,11 +425,7 @@ impl Session {
             if std::mem::take(&mut first) {
                 self.observe_latency(sent_at, replied_at);
             }
-            if stale {
-                self.drop_upstream();
-                return Flow::Continue;
-            }
-            if !more {
+            if stale || !more {
                 return Flow::Continue;
             }
         }
@@ -472,6 +493,9 @@ impl Session {
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
         self.drop_upstream();
+        // A pool's other idle connections most likely went with it (a restarted or killed
+        // upstream): close them, as drivers clear their pool on a network error.
+        self.clear_pool();
         if !can_reply {
             return Flow::Close;
         }

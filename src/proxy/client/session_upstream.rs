@@ -8,9 +8,30 @@ use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::replies::{ErrorReply, ReplyTo};
 use crate::proxy::client::session::{upstream_error_reply, Flow, Session};
 use crate::proxy::state::stats::Stats;
+use crate::proxy::upstream::pool::{ClusterConnector, DiscardReason, Lease, PoolError};
 use crate::proxy::upstream::wait::{Waited, Watch, PATIENCE};
-use crate::proxy::upstream::UpstreamConn;
+use crate::proxy::upstream::{UpstreamConn, UpstreamError};
 use crate::wire::OpMsg;
+
+/// The session's upstream side.
+pub(crate) enum Upstream {
+    None,
+    /// `mode = "connection"`: this session's own connection, for its whole life.
+    Own(UpstreamConn),
+    /// `mode = "request"`: a pooled connection, for one request/reply (or one exhaust
+    /// stream); returned clean after the full reply, discarded on anything else.
+    Leased(Lease<ClusterConnector>),
+}
+
+impl Upstream {
+    fn conn(&mut self) -> Option<&mut UpstreamConn> {
+        match self {
+            Upstream::None => None,
+            Upstream::Own(c) => Some(c),
+            Upstream::Leased(l) => Some(l),
+        }
+    }
+}
 
 /// Warnings per second for events a misbehaving peer can repeat at will.
 static UPSTREAM_CONNECT_LOG: LogLimit = LogLimit::per_second(5);
@@ -20,8 +41,11 @@ impl Session {
     /// Opens the upstream connection if there is none, watching the client and the
     /// stop signal meanwhile (the set-up has its own deadline, `connect_timeout_secs`).
     pub(crate) async fn connect_upstream(&mut self) -> Result<(), Waited<ErrorReply>> {
-        if self.upstream.is_some() {
+        if !matches!(self.upstream, Upstream::None) {
             return Ok(());
+        }
+        if self.info.cluster.pool().is_some() {
+            return self.lease_upstream().await;
         }
         let cluster = self.info.cluster.clone();
         let hosts = u32::try_from(cluster.uri.hosts.len()).unwrap_or(u32::MAX);
@@ -47,8 +71,101 @@ impl Session {
         };
         Stats::inc(&self.cluster_stats.connections);
         info!(conn.id = self.info.id, cluster.name = %cluster.name, "upstream connection opened");
-        self.upstream = Some(conn);
+        self.upstream = Upstream::Own(conn);
         Ok(())
+    }
+
+    /// Request mode: a pooled connection for this request, waiting at most the pool's
+    /// `wait_timeout_ms` (plus the time to open one, which the connector bounds itself).
+    async fn lease_upstream(&mut self) -> Result<(), Waited<ErrorReply>> {
+        let cluster = self.info.cluster.clone();
+        let Some(pool) = cluster.pool() else {
+            return Err(Waited::Done(ErrorReply::host_unreachable(
+                "no upstream pool",
+            )));
+        };
+        cluster.start_upkeep(&self.cluster_stats);
+        let hosts = u32::try_from(cluster.uri.hosts.len()).unwrap_or(u32::MAX);
+        let limit = std::time::Duration::from_millis(pool.limits().wait_timeout_ms)
+            + cluster
+                .connect_timeout
+                .saturating_mul(hosts.saturating_add(1));
+        let start = std::time::Instant::now();
+        let (_, watch) = self.watch();
+        let lease = match watch.wait(pool.get(), || limit, false).await {
+            Waited::Done(Ok(lease)) => {
+                self.cluster_stats.pool_wait.observe(start.elapsed());
+                lease
+            }
+            Waited::Done(Err(e)) => return Err(Waited::Done(self.pool_refused(&e))),
+            Waited::TimedOut(_) => {
+                return Err(Waited::Done(ErrorReply::network_timeout("connect")));
+            }
+            Waited::Revoked => return Err(Waited::Revoked),
+            Waited::Drained => return Err(Waited::Drained),
+            Waited::ClientGone => return Err(Waited::ClientGone),
+        };
+        self.upstream = Upstream::Leased(lease);
+        Ok(())
+    }
+
+    /// The reply for a request the pool gave no connection.
+    fn pool_refused(&self, e: &PoolError) -> ErrorReply {
+        let cluster = &self.info.cluster.name;
+        match e {
+            // Nothing was sent: NetworkTimeout (89) is retryable by every driver
+            // (docs/pooling.md, "The error a client gets when the pool wait times out").
+            PoolError::WaitTimeout { .. } | PoolError::QueueFull { .. } => {
+                debug!(conn.id = self.info.id, cluster.name = %cluster, error = %e, "no pooled upstream connection in time");
+                ErrorReply::new(ErrorCode::NetworkTimeout, e.to_string())
+            }
+            PoolError::Connect(inner) => {
+                self.shared.stats.record_upstream_error(&self.cluster_stats);
+                if let Some(suppressed) = UPSTREAM_CONNECT_LOG.check(crate::config::now_unix()) {
+                    warn!(conn.id = self.info.id, cluster.name = %cluster, error = %e, log.suppressed = suppressed, "upstream connection failed");
+                }
+                match inner.downcast_ref::<UpstreamError>() {
+                    Some(u) => upstream_error_reply(u),
+                    None => ErrorReply::host_unreachable("cannot connect"),
+                }
+            }
+            PoolError::Closed | PoolError::Core(_) => {
+                warn!(conn.id = self.info.id, cluster.name = %cluster, error = %e, "upstream pool unavailable");
+                ErrorReply::host_unreachable("the upstream pool is unavailable")
+            }
+        }
+    }
+
+    /// The exchange finished with nothing left unread: a leased connection goes back to
+    /// the pool (an own connection stays).
+    pub(crate) fn release_upstream(&mut self) {
+        if let Upstream::Leased(_) = self.upstream {
+            if let Upstream::Leased(lease) = std::mem::replace(&mut self.upstream, Upstream::None) {
+                lease.clean();
+            }
+        }
+    }
+
+    /// Closes the upstream connection (a leased one is discarded, counted by `reason`).
+    /// Cursors live on in mongod (they belong to the user, not the connection) and time
+    /// out there if nobody resumes them.
+    pub(crate) fn discard_upstream(&mut self, reason: DiscardReason) {
+        if let Upstream::Leased(lease) = std::mem::replace(&mut self.upstream, Upstream::None) {
+            lease.discard(reason);
+            if reason == DiscardReason::NotWritablePrimary {
+                // A failover: no idle connection to the old primary is handed out again.
+                self.clear_pool();
+            }
+        }
+    }
+
+    /// Request mode: a new pool generation; idle connections close now, those in use when
+    /// they come back.
+    pub(crate) fn clear_pool(&self) {
+        if let Some(pool) = self.info.cluster.pool() {
+            let closed = pool.bump_generation();
+            debug!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, idle_closed = closed, "upstream pool cleared");
+        }
     }
 
     /// The upstream connection and what a wait on it watches (disjoint borrows).
@@ -62,7 +179,7 @@ impl Session {
             handle: &self.handle,
             timer: timer.as_mut(),
         };
-        (self.upstream.as_mut(), watch)
+        (self.upstream.conn(), watch)
     }
 
     /// A wait on the upstream ended without its result. The upstream connection is
@@ -74,7 +191,13 @@ impl Session {
         to: &ReplyTo,
         can_reply: bool,
     ) -> Flow {
-        self.drop_upstream();
+        self.discard_upstream(match ended {
+            Waited::TimedOut(_) => DiscardReason::Timeout,
+            // A revoked client is cut mid-reply too: its connection has unread bytes.
+            Waited::ClientGone | Waited::Revoked => DiscardReason::ClientGoneMidReply,
+            Waited::Drained => DiscardReason::Drain,
+            Waited::Done(_) => DiscardReason::Error,
+        });
         let limit = match ended {
             Waited::TimedOut(limit) => limit,
             Waited::Revoked | Waited::Drained | Waited::ClientGone | Waited::Done(_) => {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::gates::credentials::Mechanism;
+use crate::proxy::upstream::pool::Stats as PoolStats;
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
@@ -180,6 +181,19 @@ impl AuthzCounters {
 pub struct ClusterCounters {
     pub connections: AtomicU64,
     pub errors: AtomicU64,
+    /// Time requests waited for a pooled upstream connection (`mode = "request"`).
+    pub pool_wait: Histogram,
+    /// The cluster's pool (`mode = "request"`), registered when its upkeep starts.
+    pub pool: arc_swap::ArcSwapOption<PoolView>,
+}
+
+/// Reads a cluster's upstream pool at scrape time (None once the pool is gone).
+pub struct PoolView(pub Box<dyn Fn() -> Option<PoolStats> + Send + Sync>);
+
+impl std::fmt::Debug for PoolView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolView")
+    }
 }
 
 /// Bucket upper bounds in microseconds; wide enough for a loopback hop (100 µs) and a

@@ -5,11 +5,12 @@
 pub mod inspect;
 pub mod login;
 pub mod pool;
+pub mod renumber;
 pub mod replset;
 pub mod tls;
 pub mod wait;
 
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +21,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use self::login::ServiceLogin;
+use self::pool::{ClusterConnector, Pool};
 use crate::config::{ClusterConfig, UpstreamUri};
 use crate::proxy::io::{read_frame, FrameError, Stream};
+use crate::proxy::state::counters::{ClusterCounters, PoolView};
 use crate::wire::{self, Limits};
 use tokio_rustls::TlsConnector;
 
@@ -167,11 +170,16 @@ pub struct Cluster {
     /// How long a forwarded command may wait for its reply (before its own maxTimeMS).
     pub reply_timeout: Duration,
     info: ArcSwapOption<UpstreamInfo>,
+    /// `mode = "request"`: the connections sessions lease per request (None: each session
+    /// holds its own, `mode = "connection"`).
+    pool: Option<Pool<ClusterConnector>>,
+    /// Whether the pool's upkeep task runs (started at startup, or by the first lease).
+    upkeep: AtomicBool,
 }
 
 impl Cluster {
     pub fn new(config: &ClusterConfig, uri: &UpstreamUri) -> Arc<Cluster> {
-        Arc::new(Cluster {
+        Arc::new_cyclic(|weak| Cluster {
             name: config.name.clone(),
             uri: uri.clone(),
             uri_text: config.uri.clone(),
@@ -193,7 +201,41 @@ impl Cluster {
             connect_timeout: Duration::from_secs(config.connect_timeout_secs.max(1)),
             reply_timeout: Duration::from_secs(config.reply_timeout_secs.max(1)),
             info: ArcSwapOption::empty(),
+            pool: pool::pool_for(&config.pool, weak),
+            upkeep: AtomicBool::new(false),
         })
+    }
+
+    /// The cluster's pool, in `mode = "request"`.
+    pub fn pool(&self) -> Option<&Pool<ClusterConnector>> {
+        self.pool.as_ref()
+    }
+
+    /// Starts the pool's time-driven upkeep once (expired waits, idle timeout, `min_idle`),
+    /// and shows the pool in this cluster's metrics; both end with the cluster. Called at
+    /// startup, and by the first lease of a cluster a reload created.
+    pub fn start_upkeep(self: &Arc<Self>, counters: &ClusterCounters) {
+        if self.pool.is_none() || self.upkeep.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let view = weak.clone();
+        counters
+            .pool
+            .store(Some(Arc::new(PoolView(Box::new(move || {
+                view.upgrade()
+                    .and_then(|c| c.pool.as_ref().map(Pool::stats))
+            })))));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let Some(pool) = weak.upgrade().and_then(|c| c.pool.clone()) else {
+                    break;
+                };
+                pool.maintain().await;
+            }
+        });
     }
 
     /// Whether `config` describes this cluster as it runs (anything else needs a restart:
@@ -285,6 +327,7 @@ type Settings = (
     Option<std::path::PathBuf>,
     Option<crate::config::ServicePassword>,
     (u64, u64),
+    pool::PoolConfig,
 );
 
 fn settings(c: &ClusterConfig) -> Settings {
@@ -294,10 +337,17 @@ fn settings(c: &ClusterConfig) -> Settings {
         c.tls_ca_file.clone(),
         c.password.clone(),
         (c.connect_timeout_secs, c.reply_timeout_secs),
+        c.pool.clone(),
     )
 }
 
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1 << 24);
+
+/// A requestID of the proxy's own for a message to an upstream (its own commands, and
+/// clients' commands on pooled connections, whose ids it rewrites).
+pub fn next_request_id() -> i32 {
+    NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 /// One connection from the proxy to an upstream server.
 pub struct UpstreamConn {
@@ -356,7 +406,7 @@ impl UpstreamConn {
 
     /// Runs one command of the proxy's own (hello, buildInfo, authentication).
     pub async fn command(&mut self, body: RawDocumentBuf) -> Result<RawDocumentBuf, UpstreamError> {
-        let id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+        let id = next_request_id();
         self.send(&wire::encode_op_msg(id, 0, 0, &body)).await?;
         let (_, frame) = self.recv().await?;
         match wire::decode_reply(frame, &self.limits) {

@@ -67,6 +67,7 @@ async fn session(mut tcp: TcpStream, state: &State) {
 async fn handle(tcp: &mut TcpStream, state: &State, msg: &OpMsg, next_id: &mut i32) -> bool {
     let name = msg.command_name();
     state.saw(name);
+    state.received(msg.header().request_id);
     if msg.compressor().is_some() {
         state.compressed.fetch_add(1, SeqCst);
     }
@@ -74,12 +75,20 @@ async fn handle(tcp: &mut TcpStream, state: &State, msg: &OpMsg, next_id: &mut i
         state.checksummed.fetch_add(1, SeqCst);
     }
     if let Some(d) = state.delay_for(name) {
-        tokio::time::sleep(d).await;
+        // A peer that hung up ends the connection now (mongod's would end when the reply
+        // failed to write); tests see the close without waiting out the delay.
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = closed_by_peer(tcp) => return false,
+        }
     }
     if name == "getMore" {
         return get_more(tcp, state, msg, next_id).await;
     }
-    let reply = answer(state, msg);
+    let reply = match state.failure_for(name) {
+        Some((code, code_name)) => failure_doc(&Failure::new(code, code_name, "scripted failure")),
+        None => answer(state, msg),
+    };
     if msg.more_to_come() {
         // Fire-and-forget: applied, never answered.
         return true;
@@ -87,6 +96,16 @@ async fn handle(tcp: &mut TcpStream, state: &State, msg: &OpMsg, next_id: &mut i
     send(tcp, state, msg, next_id, msg.header().request_id, 0, &reply)
         .await
         .is_some()
+}
+
+/// Resolves when the peer closed its side (EOF or a socket error); pending while it is
+/// open, even with its next request already waiting to be read.
+async fn closed_by_peer(tcp: &TcpStream) {
+    let mut byte = [0u8; 1];
+    match tcp.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
 }
 
 /// Writes one reply; returns its requestID (the next exhaust reply answers it).

@@ -44,6 +44,10 @@ pub struct State {
     delays: Mutex<HashMap<String, Duration>>,
     /// Command name -> whole replies still to send before one is stalled.
     stalls: Mutex<HashMap<String, usize>>,
+    /// Command name -> the error every such command is answered with.
+    failures: Mutex<HashMap<String, (i32, &'static str)>>,
+    /// The requestID of every request, in arrival order.
+    request_ids: Mutex<Vec<i32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -61,6 +65,14 @@ impl State {
 
     fn saw(&self, name: &str) {
         *lock(&self.seen).entry(name.to_string()).or_default() += 1;
+    }
+
+    fn failure_for(&self, name: &str) -> Option<(i32, &'static str)> {
+        lock(&self.failures).get(name).copied()
+    }
+
+    fn received(&self, request_id: i32) {
+        lock(&self.request_ids).push(request_id);
     }
 
     fn delay_for(&self, name: &str) -> Option<Duration> {
@@ -109,6 +121,8 @@ impl ScriptedUpstream {
             seen: Mutex::new(HashMap::new()),
             delays: Mutex::new(HashMap::new()),
             stalls: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            request_ids: Mutex::new(Vec::new()),
         });
         let shared = state.clone();
         tokio::spawn(async move {
@@ -193,6 +207,21 @@ impl ScriptedUpstream {
             Some(n) => stalls.insert(name.to_string(), n),
             None => stalls.remove(name),
         };
+    }
+
+    /// Every `name` command is answered with this error (code, codeName); `None`: answered
+    /// normally again. E.g. `(10107, "NotWritablePrimary")` plays a stepped-down primary.
+    pub fn fail(&self, name: &str, with: Option<(i32, &'static str)>) {
+        let mut failures = lock(&self.state.failures);
+        match with {
+            Some(f) => failures.insert(name.to_string(), f),
+            None => failures.remove(name),
+        };
+    }
+
+    /// The requestID of every request that arrived, in order (all connections).
+    pub fn request_ids(&self) -> Vec<i32> {
+        lock(&self.state.request_ids).clone()
     }
 
     /// Waits (up to `within`) until `cond` holds on the double; false when it never did.

@@ -1,5 +1,5 @@
-//! The per-cluster `pool = { ... }` table. Parsed and validated here; not yet part of
-//! `[[clusters]]` (the session wiring comes later, see docs/pooling.md).
+//! The per-cluster `pool = { ... }` table of `[[clusters]]`, parsed and validated here
+//! (see docs/pooling.md).
 
 use serde::Deserialize;
 

@@ -203,6 +203,16 @@ impl PoolCore {
 
     /// A waiter gave up (its own timer, or its client left). False when it was no longer
     /// queued: it was granted or timed out already, and the caller must take that result.
+    /// A waiter whose own timer ran out before `tick` saw it: leaves the queue and counts
+    /// as a wait timeout. False when it was not waiting (served or timed out meanwhile).
+    pub fn expire_wait(&mut self, waiter: WaiterId) -> bool {
+        let gone = self.cancel_wait(waiter);
+        if gone {
+            self.wait_timeouts_total += 1;
+        }
+        gone
+    }
+
     pub fn cancel_wait(&mut self, waiter: WaiterId) -> bool {
         let before = self.waiters.len();
         self.waiters.retain(|w| w.id != waiter);

@@ -137,6 +137,24 @@ fn waiters_time_out_at_their_deadline() {
 }
 
 #[test]
+fn a_wait_expired_by_its_own_timer_counts_once_a_cancelled_one_not_at_all() {
+    let mut core = PoolCore::new(limits(1, 3));
+    let _a = open_one(&mut core, 0);
+    let Checkout::Wait { waiter: w1, .. } = core.checkout(0) else {
+        panic!("wait")
+    };
+    let Checkout::Wait { waiter: w2, .. } = core.checkout(0) else {
+        panic!("wait")
+    };
+    assert!(core.expire_wait(w1));
+    assert!(!core.expire_wait(w1), "already gone: not counted twice");
+    assert!(core.cancel_wait(w2));
+    assert!(core.tick(1_000).timed_out.is_empty());
+    assert_eq!(core.stats().wait_timeouts_total, 1);
+    assert_eq!(core.stats().waiting, 0);
+}
+
+#[test]
 fn cancel_wait_reports_whether_still_queued() {
     let mut core = PoolCore::new(limits(1, 2));
     let a = open_one(&mut core, 0);

@@ -402,15 +402,21 @@ impl<C: Connector> Waiting<C> {
             }
             // The pool dropped the sender: timed out by `maintain`, or drained.
             Ok(Err(_)) => None,
-            Err(_) => self.give_up(),
+            Err(_) => self.give_up(true),
         }
     }
 
-    /// Leaves the queue; if a delivery raced the timer, it is taken after all.
-    fn give_up(&mut self) -> Option<Delivery<C::Conn>> {
+    /// Leaves the queue (`expired`: the wait timed out, counted); if a delivery raced the
+    /// timer, it is taken after all.
+    fn give_up(&mut self, expired: bool) -> Option<Delivery<C::Conn>> {
         let mut rx = self.rx.take()?;
         let mut st = self.pool.lock();
-        if st.core.cancel_wait(self.waiter) {
+        let left = if expired {
+            st.core.expire_wait(self.waiter)
+        } else {
+            st.core.cancel_wait(self.waiter)
+        };
+        if left {
             st.waiters.remove(&self.waiter);
             return None;
         }
@@ -420,7 +426,7 @@ impl<C: Connector> Waiting<C> {
 
 impl<C: Connector> Drop for Waiting<C> {
     fn drop(&mut self) {
-        let Some(delivery) = self.give_up() else {
+        let Some(delivery) = self.give_up(false) else {
             return;
         };
         match delivery {

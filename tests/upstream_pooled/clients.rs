@@ -1,0 +1,212 @@
+//! Cursors across pooled connections with pymongo, the Node driver and mongosh; a Rust
+//! driver in `loadBalanced=true` mode; compression. Each client interleaves its getMores
+//! with another client's commands on a pool of 2, so consecutive batches of one cursor are
+//! not tied to one upstream connection.
+
+use super::*;
+
+use futures_util::TryStreamExt;
+
+/// A second client that keeps the pool busy meanwhile (finds on another collection).
+async fn background(proxy: &Proxy) -> tokio::task::JoinHandle<usize> {
+    let mut c = login(proxy).await;
+    tokio::spawn(async move {
+        let mut ok = 0;
+        for _ in 0..40 {
+            let r = command(&mut c, &rawdoc! {"find": "other", "$db": "shop"}).await;
+            if failure(&r).is_none() {
+                ok += 1;
+            }
+        }
+        ok
+    })
+}
+
+async fn run(cmd: Command) -> String {
+    let (ok, out) = tokio::task::spawn_blocking(move || run_client(cmd, Duration::from_secs(90)))
+        .await
+        .expect("client task");
+    assert!(ok, "the client ran to the end: {out}");
+    out
+}
+
+const PYMONGO_CURSOR: &str = r#"
+import json, sys, pymongo
+client = pymongo.MongoClient(sys.argv[1])
+coll = client.shop.events
+coll.insert_many([{"n": i} for i in range(10)])
+cursor = coll.find({}).batch_size(3)
+got = [next(cursor)["n"] for _ in range(5)]
+alive_before = cursor.alive
+cursor.close()
+print(json.dumps({"got": got, "alive_before": alive_before}))
+client.close()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pymongo_cursor_over_pooled_connections_then_killcursors() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let busy = background(&proxy).await;
+    let mut py = Command::new(tool(".venv/bin/python"));
+    py.args(["-c", PYMONGO_CURSOR, &proxy.uri("")]);
+    let out = run(py).await;
+    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    assert_eq!(v["got"], serde_json::json!([0, 1, 2, 3, 4]), "{out}");
+    assert_eq!(v["alive_before"], true, "{out}");
+    assert!(up.seen("getMore") >= 1);
+    assert_eq!(up.seen("killCursors"), 1, "close() reached the upstream");
+    assert_eq!(up.open_cursors(), 0);
+    assert_eq!(
+        timeout(BOUND, busy).await.expect("in time").expect("task"),
+        40
+    );
+    assert!(up.peak() <= 2, "peak {}", up.peak());
+}
+
+const NODE_CURSOR: &str = r#"
+const { MongoClient } = require('mongodb');
+(async () => {
+  const client = new MongoClient(process.argv[1]);
+  const coll = client.db('shop').collection('nodes');
+  await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ n: i })));
+  const all = (await coll.find({}).batchSize(3).toArray()).map(d => d.n);
+  const cursor = coll.find({}).batchSize(3);
+  const two = [(await cursor.next()).n, (await cursor.next()).n];
+  await cursor.close();
+  console.log(JSON.stringify({ all, two }));
+  await client.close();
+})().catch(e => { console.error(e); process.exit(1); });
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_driver_cursors_over_pooled_connections() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let busy = background(&proxy).await;
+    let mut node = Command::new("node");
+    node.args(["-e", NODE_CURSOR, &proxy.uri("")]);
+    node.current_dir(tool("tests/clients"));
+    let out = run(node).await;
+    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    assert_eq!(
+        v["all"],
+        serde_json::json!((0..10).collect::<Vec<_>>()),
+        "{out}"
+    );
+    assert_eq!(v["two"], serde_json::json!([0, 1]), "{out}");
+    assert!(up.seen("getMore") >= 3, "10 documents in batches of 3");
+    assert_eq!(up.seen("killCursors"), 1, "close() reached the upstream");
+    assert_eq!(up.open_cursors(), 0);
+    assert_eq!(
+        timeout(BOUND, busy).await.expect("in time").expect("task"),
+        40
+    );
+    assert!(up.peak() <= 2, "peak {}", up.peak());
+}
+
+const MONGOSH_CURSOR: &str = r#"
+const db = connect(URI).getSiblingDB('shop');
+db.shells.insertMany(Array.from({ length: 10 }, (_, i) => ({ n: i })));
+const all = db.shells.find({}).batchSize(3).toArray().map(d => d.n);
+print(JSON.stringify({ all }));
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mongosh_cursor_over_pooled_connections() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let busy = background(&proxy).await;
+    let script = format!("const URI = {:?};\n{MONGOSH_CURSOR}", proxy.uri(""));
+    let mut sh = Command::new(tool("tests/clients/node_modules/.bin/mongosh"));
+    sh.args(["--quiet", "--nodb", "--eval", &script]);
+    let out = run(sh).await;
+    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    assert_eq!(
+        v["all"],
+        serde_json::json!((0..10).collect::<Vec<_>>()),
+        "{out}"
+    );
+    assert!(up.seen("getMore") >= 3, "10 documents in batches of 3");
+    assert_eq!(up.open_cursors(), 0);
+    assert_eq!(
+        timeout(BOUND, busy).await.expect("in time").expect("task"),
+        40
+    );
+    assert!(up.peak() <= 2, "peak {}", up.peak());
+}
+
+/// `uri_extra` for the Rust driver: load-balanced mode, or compression.
+async fn rust_driver_cursor(uri_extra: &str) -> (ScriptedUpstream, Proxy) {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let busy = background(&proxy).await;
+    let c = Client::with_uri_str(proxy.uri(uri_extra))
+        .await
+        .expect("client");
+    let coll = c.database("shop").collection::<Document>("rusty");
+    let docs: Vec<Document> = (0..25).map(|i| doc! {"n": i}).collect();
+    timeout(BOUND, coll.insert_many(docs))
+        .await
+        .expect("in time")
+        .expect("insert_many");
+    let find = async {
+        coll.find(doc! {})
+            .batch_size(4)
+            .await
+            .expect("find")
+            .try_collect::<Vec<Document>>()
+            .await
+            .expect("getMore")
+    };
+    let all = timeout(BOUND, find).await.expect("in time");
+    let ns: Vec<i32> = all.iter().map(|d| d.get_i32("n").unwrap()).collect();
+    assert_eq!(ns, (0..25).collect::<Vec<_>>(), "every document, in order");
+    // Dropping a cursor half-read kills it upstream (the driver sends killCursors).
+    let mut half = timeout(BOUND, coll.find(doc! {}).batch_size(4))
+        .await
+        .expect("in time")
+        .expect("find");
+    for _ in 0..6 {
+        timeout(BOUND, half.try_next())
+            .await
+            .expect("in time")
+            .expect("next")
+            .expect("a document");
+    }
+    drop(half);
+    assert!(
+        up.until(BOUND, |u| u.seen("killCursors") == 1).await,
+        "the half-read cursor was killed"
+    );
+    assert!(up.until(BOUND, |u| u.open_cursors() == 0).await);
+    assert_eq!(
+        timeout(BOUND, busy).await.expect("in time").expect("task"),
+        40
+    );
+    assert!(up.peak() <= 2, "peak {}", up.peak());
+    (up, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_driver_load_balanced_mode_cursors_over_a_pool() {
+    rust_driver_cursor("&loadBalanced=true").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_driver_compressed_traffic_over_a_pool() {
+    let (up, proxy) = rust_driver_cursor("&compressors=zstd").await;
+    assert!(
+        proxy
+            .running
+            .stats()
+            .compressed(mongoward::wire::Compressor::Zstd)
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the client compressed its requests"
+    );
+    assert_eq!(up.compressed(), 0, "the upstream side stays uncompressed");
+}
