@@ -157,6 +157,7 @@ async fn import_moves_the_file_policy_into_a_project_once() {
     let opts = mongoward::control::policy::CompileOptions {
         base: certs.dir.path().into(),
         max_temporary_days: 7,
+        cluster_pool: Default::default(),
     };
     let compiled =
         mongoward::control::policy::compile(&projects, &opts, mongoward::config::now_unix());

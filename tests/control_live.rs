@@ -3,6 +3,10 @@
 //! TLS, real SCRAM, the harness's real upstream) on real SQLite and PostgreSQL.
 
 mod common;
+#[path = "control_live/pooled.rs"]
+mod pooled;
+#[path = "common/scripted_upstream/mod.rs"]
+mod scripted_upstream;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -37,9 +41,14 @@ fn certs() -> Certs {
 }
 
 async fn start(certs: &Certs, store_url: &str, n: usize) -> Instance {
+    start_with(certs, store_url, n, "").await
+}
+
+/// `control_plane`: more lines of the `[control_plane]` table.
+async fn start_with(certs: &Certs, store_url: &str, n: usize, control_plane: &str) -> Instance {
     let text = format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n\
-         [control_plane]\nstore = {store_url:?}\n",
+         [control_plane]\nstore = {store_url:?}\n{control_plane}",
         certs.cert, certs.key
     );
     let path = certs.dir.path().join(format!("mongoward-{n}.toml"));
@@ -481,6 +490,7 @@ async fn behind_a_prune(url: &str, certs: &Certs, upstream: &Upstream, n: usize)
     let opts = CompileOptions {
         base: certs.dir.path().into(),
         max_temporary_days: 7,
+        cluster_pool: Default::default(),
     };
     let addr = running.tls_addrs[0];
     let r0 = sync_once(&store, &live, &opts, None).await.unwrap();

@@ -8,6 +8,8 @@ mod clients;
 mod common;
 #[path = "upstream_pooled/faults.rs"]
 mod faults;
+#[path = "upstream_pooled/mongos.rs"]
+mod mongos;
 #[path = "common/scripted_upstream/mod.rs"]
 mod scripted_upstream;
 
@@ -18,7 +20,7 @@ use std::time::Duration;
 use bson::{doc, rawdoc, Document, RawDocumentBuf};
 use common::auth::{failure, raw_auth};
 use common::raw::RawClient;
-use common::{certs, config_text, run_client, tool, Proxy, APP_PASSWORD, APP_USER};
+use common::{certs, config_text, eventually, run_client, tool, Proxy, APP_PASSWORD, APP_USER};
 use mongodb::Client;
 use mongoward::gates::credentials::Mechanism;
 use mongoward::wire::{

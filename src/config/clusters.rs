@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::pool::PoolConfig;
 use super::{ConfigError, UpstreamUri};
-use crate::proxy::upstream::pool::PoolConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

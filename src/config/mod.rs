@@ -6,6 +6,7 @@
 
 pub mod clusters;
 mod files;
+pub mod pool;
 pub mod uri;
 
 use std::net::SocketAddr;
@@ -257,6 +258,10 @@ impl Config {
             Some(cp) => {
                 cp.resolve_paths(base);
                 cp.validate().map_err(|e| invalid("control_plane", e))?;
+                if let Err(e) = cp.cluster_pool.validate() {
+                    let key = format!("control_plane.cluster_pool.{}", e.key);
+                    return Err(invalid(&key, e.reason));
+                }
                 refuse_policy_sections(&file, &invalid)?;
                 true
             }

@@ -147,3 +147,48 @@ fn limits_and_timeouts_have_defaults_and_bounds() {
     assert_eq!(ok.file.server.login_timeout_secs, 0);
     assert!(parse(&cluster("reply_timeout_secs = 3600")).is_ok());
 }
+
+const STORE_MODE: &str = r#"
+[server]
+listen = ["127.0.0.1:27018"]
+[tls]
+cert_file = "certs/server.pem"
+key_file = "certs/server-key.pem"
+[control_plane]
+store = "sqlite:///var/lib/mongoward/state.db"
+"#;
+
+#[test]
+fn store_cluster_pool_defaults_to_connection_mode_and_names_bad_keys() {
+    use crate::config::pool::PoolMode;
+    let pool = |c: &Config| {
+        c.file
+            .control_plane
+            .as_ref()
+            .map(|cp| cp.cluster_pool.clone())
+    };
+    let plain = parse(STORE_MODE).unwrap();
+    assert_eq!(pool(&plain).map(|p| p.mode), Some(PoolMode::Connection));
+    let text = format!("{STORE_MODE}cluster_pool = {{ mode = \"request\", max_size = 8 }}\n");
+    let pooled = parse(&text).unwrap();
+    let p = pool(&pooled).unwrap();
+    assert_eq!((p.mode, p.max_size), (PoolMode::Request, 8));
+    for (bad, key) in [
+        ("max_size = 0", "control_plane.cluster_pool.max_size"),
+        (
+            "max_size = 2, min_idle = 3",
+            "control_plane.cluster_pool.min_idle",
+        ),
+        (
+            "wait_timeout_ms = 0",
+            "control_plane.cluster_pool.wait_timeout_ms",
+        ),
+    ] {
+        let text = format!("{STORE_MODE}cluster_pool = {{ mode = \"request\", {bad} }}\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+    let text = format!("{STORE_MODE}cluster_pool = {{ mode = \"session\" }}\n");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("session"), "{err}");
+}

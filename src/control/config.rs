@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::store::{Connect, Store, StoreError};
+use crate::config::pool::PoolConfig;
 
 /// The `[control_plane]` table. Its presence switches the deployment to store-managed
 /// policy: the TOML's own policy sections are then refused.
@@ -40,6 +41,10 @@ pub struct ControlPlaneConfig {
     /// every minute. A follower further behind reloads the whole policy.
     #[serde(default = "default_changes_keep")]
     pub changes_keep: u64,
+    /// The `pool = { ... }` table every cluster from the store runs with (a cluster record
+    /// has no pool settings). Default: `mode = "connection"`.
+    #[serde(default)]
+    pub cluster_pool: PoolConfig,
 }
 
 /// Enough for a follower to ride out minutes of busy writes without a full reload,

@@ -12,6 +12,7 @@ use crate::authz::privileges::{RoleCatalog, RoleError};
 use crate::authz::role_config::{
     PrivilegeConfig, ResourceConfig, RoleConfig, RoleRef, RoleRefTable,
 };
+use crate::config::pool::PoolConfig;
 use crate::config::{clusters, ClusterConfig, ConfigError, UpstreamUri};
 use crate::gates::access_list::{
     AccessEntryConfig, AccessList, AccessListError, BuildOptions, Strictness,
@@ -43,6 +44,9 @@ pub struct CompileOptions {
     pub base: std::path::PathBuf,
     /// Longest lifetime of a temporary access-list entry or user (Atlas: 7 days).
     pub max_temporary_days: i64,
+    /// The `pool` table every store cluster runs with (`[control_plane] cluster_pool`):
+    /// a cluster record carries none, so pooling is the operator's process-wide choice.
+    pub cluster_pool: PoolConfig,
 }
 
 /// The result of compiling, with what was left out and why.
@@ -106,9 +110,10 @@ pub fn compile(projects: &[ProjectRecords], opts: &CompileOptions, now: i64) -> 
                 continue;
             }
             match cluster_config(c, &opts.base) {
-                Ok(pair) => {
+                Ok((mut config, uri)) => {
+                    config.pool = opts.cluster_pool.clone();
                     names.push(c.name.clone());
-                    desired.clusters.push(pair);
+                    desired.clusters.push((config, uri));
                 }
                 Err(e) => warnings.push(format!("cluster {:?} of project {}: {e}", c.name, p.id)),
             }
@@ -143,9 +148,8 @@ pub fn cluster_config(c: &Cluster, base: &Path) -> Result<(ClusterConfig, Upstre
     if c.listen.len() > 1 {
         return Err("listen: at most one address per cluster".into());
     }
-    // Defaults for the fields a cluster record does not carry (timeouts, and `pool`, so a
-    // store-managed cluster runs in connection mode until the store can describe a pool),
-    // as the TOML has.
+    // Defaults for the fields a cluster record does not carry (timeouts, and `pool`, which
+    // `compile` sets from `[control_plane] cluster_pool`), as the TOML has.
     let defaults: ClusterConfig =
         toml::from_str("name = \"\"\nuri = \"\"").map_err(|e| format!("cluster defaults: {e}"))?;
     let mut list = [ClusterConfig {

@@ -17,6 +17,7 @@ fn opts() -> CompileOptions {
     CompileOptions {
         base: std::path::PathBuf::from("/"),
         max_temporary_days: 7,
+        cluster_pool: Default::default(),
     }
 }
 
@@ -386,4 +387,33 @@ fn the_data_plane_policy_routes_each_cluster_to_its_project() {
         .common_project(["g1", "deleted"].into_iter())
         .is_none());
     assert!(policy.common_project(std::iter::empty()).is_none());
+}
+
+#[test]
+fn store_clusters_take_the_process_cluster_pool() {
+    use crate::config::pool::{PoolConfig, PoolMode};
+    let records = || ProjectRecords {
+        project: Some(project(G)),
+        id: G.into(),
+        clusters: vec![cluster(G, "g1", 1), cluster(G, "g2", 2)],
+        ..ProjectRecords::default()
+    };
+    let plain = compile(&[records()], &opts(), NOW);
+    assert!(plain
+        .desired
+        .clusters
+        .iter()
+        .all(|(c, _)| c.pool.mode == PoolMode::Connection));
+    let pool = PoolConfig {
+        mode: PoolMode::Request,
+        max_size: 5,
+        ..PoolConfig::default()
+    };
+    let pooled_opts = CompileOptions {
+        cluster_pool: pool.clone(),
+        ..opts()
+    };
+    let pooled = compile(&[records()], &pooled_opts, NOW);
+    assert_eq!(pooled.desired.clusters.len(), 2);
+    assert!(pooled.desired.clusters.iter().all(|(c, _)| c.pool == pool));
 }

@@ -37,6 +37,7 @@ pub async fn start(config: &Config, running: &Running) -> Result<Option<ControlP
             .map(Into::into)
             .unwrap_or_else(|| ".".into()),
         max_temporary_days: config.file.server.max_temporary_days,
+        cluster_pool: cp.cluster_pool.clone(),
     };
     // A first sync before serving; if the store hiccups right now, the follower retries.
     let synced = tokio::time::timeout(

@@ -219,8 +219,10 @@ impl Running {
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), self.idle()).await;
         }
-        // In-flight requests are done: pooled upstream connections close now.
-        for cluster in &self.shared.clusters {
+        // In-flight requests are done: pooled upstream connections close now, those of
+        // the clusters the control plane added or changed as well.
+        let layouts = self.shared.live.pooled_clusters();
+        for cluster in self.shared.clusters.iter().chain(&layouts) {
             if let Some(pool) = cluster.pool() {
                 pool.drain();
             }

@@ -121,7 +121,7 @@ fn password_debug_is_redacted() {
 
 #[test]
 fn pool_table_defaults_to_connection_mode_and_reads_request_mode() {
-    use crate::proxy::upstream::pool::PoolMode;
+    use crate::config::pool::PoolMode;
     let c = parse(&cluster("a", "")).unwrap();
     assert_eq!(c.clusters[0].0.pool.mode, PoolMode::Connection);
     let c = parse(&cluster(

@@ -406,6 +406,7 @@ impl Session {
                 None => frame,
             };
             let (more, stale) = self.inspect_reply(&frame, closing);
+            self.track_pins(msg, &frame);
             // Nothing more to read: a pooled connection goes back before the client sees
             // the reply, so the client's next request (on any connection) finds it idle.
             if stale {

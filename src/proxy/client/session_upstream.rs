@@ -8,10 +8,10 @@ use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::replies::{ErrorReply, ReplyTo};
 use crate::proxy::client::session::{upstream_error_reply, Flow, Session};
 use crate::proxy::state::stats::Stats;
-use crate::proxy::upstream::pool::{ClusterConnector, DiscardReason, Lease, PoolError};
+use crate::proxy::upstream::pool::{pin, ClusterConnector, DiscardReason, Lease, Pins, PoolError};
 use crate::proxy::upstream::wait::{Waited, Watch, PATIENCE};
 use crate::proxy::upstream::{UpstreamConn, UpstreamError};
-use crate::wire::OpMsg;
+use crate::wire::{self, OpMsg};
 
 /// The session's upstream side.
 pub(crate) enum Upstream {
@@ -19,8 +19,9 @@ pub(crate) enum Upstream {
     /// `mode = "connection"`: this session's own connection, for its whole life.
     Own(UpstreamConn),
     /// `mode = "request"`: a pooled connection, for one request/reply (or one exhaust
-    /// stream); returned clean after the full reply, discarded on anything else.
-    Leased(Lease<ClusterConnector>),
+    /// stream, or while pinned to a mongos transaction or cursor); returned clean after
+    /// the full reply, discarded on anything else.
+    Leased(Held),
 }
 
 impl Upstream {
@@ -28,7 +29,32 @@ impl Upstream {
         match self {
             Upstream::None => None,
             Upstream::Own(c) => Some(c),
-            Upstream::Leased(l) => Some(l),
+            Upstream::Leased(h) => h.lease.as_deref_mut(),
+        }
+    }
+}
+
+/// A leased connection and what it carries on its mongos (`pool::pin`).
+pub(crate) struct Held {
+    lease: Option<Lease<ClusterConnector>>,
+    pins: Pins,
+}
+
+impl Held {
+    fn take(mut self) -> Option<Lease<ClusterConnector>> {
+        self.lease.take()
+    }
+}
+
+impl Drop for Held {
+    /// The session ended with the lease (a client gone, revoked or drained): closed,
+    /// never returned, and counted by whether a mongos still held state for it.
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.discard(match self.pins.hold() {
+                true => DiscardReason::ClientGoneWhilePinned,
+                false => DiscardReason::ClientGoneMidReply,
+            });
         }
     }
 }
@@ -105,7 +131,10 @@ impl Session {
             Waited::Drained => return Err(Waited::Drained),
             Waited::ClientGone => return Err(Waited::ClientGone),
         };
-        self.upstream = Upstream::Leased(lease);
+        self.upstream = Upstream::Leased(Held {
+            lease: Some(lease),
+            pins: Pins::default(),
+        });
         Ok(())
     }
 
@@ -137,12 +166,39 @@ impl Session {
     }
 
     /// The exchange finished with nothing left unread: a leased connection goes back to
-    /// the pool (an own connection stays).
+    /// the pool, unless it is pinned to a mongos transaction or cursor (an own connection
+    /// stays).
     pub(crate) fn release_upstream(&mut self) {
-        if let Upstream::Leased(_) = self.upstream {
-            if let Upstream::Leased(lease) = std::mem::replace(&mut self.upstream, Upstream::None) {
-                lease.clean();
+        if let Upstream::Leased(held) = &self.upstream {
+            if held.pins.hold() {
+                return;
             }
+            if let Upstream::Leased(held) = std::mem::replace(&mut self.upstream, Upstream::None) {
+                if let Some(lease) = held.take() {
+                    lease.clean();
+                }
+            }
+        }
+    }
+
+    /// Request mode on a mongos: what this reply to `msg` starts or ends that must stay on
+    /// this connection (nothing to do for a replica set or standalone).
+    pub(crate) fn track_pins(&mut self, msg: &OpMsg, frame: &bytes::Bytes) {
+        let Upstream::Leased(held) = &mut self.upstream else {
+            return;
+        };
+        if !held.lease.as_ref().is_some_and(|l| l.mongos) {
+            return;
+        }
+        let request = pin::Request::of(msg.body());
+        let limits = self.info.cluster.info().limits();
+        match wire::peek_reply(frame) {
+            Some(p) => held.pins.observe(&request, &pin::Reply::of(p.body)),
+            None => match wire::decode_reply(frame.clone(), &limits) {
+                Ok(wire::Reply::Msg(m)) => held.pins.observe(&request, &pin::Reply::of(m.body())),
+                // Nothing to go by: whatever it opened may live on this mongos.
+                _ => held.pins.pin_for_good(),
+            },
         }
     }
 
@@ -150,8 +206,10 @@ impl Session {
     /// Cursors live on in mongod (they belong to the user, not the connection) and time
     /// out there if nobody resumes them.
     pub(crate) fn discard_upstream(&mut self, reason: DiscardReason) {
-        if let Upstream::Leased(lease) = std::mem::replace(&mut self.upstream, Upstream::None) {
-            lease.discard(reason);
+        if let Upstream::Leased(held) = std::mem::replace(&mut self.upstream, Upstream::None) {
+            if let Some(lease) = held.take() {
+                lease.discard(reason);
+            }
             if reason == DiscardReason::NotWritablePrimary {
                 // A failover: no idle connection to the old primary is handed out again.
                 self.clear_pool();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -29,6 +29,10 @@ pub struct LiveState {
     acceptor: OnceLock<TlsAcceptor>,
     shared_route: OnceLock<Arc<Route>>,
     layout: Mutex<Layout>,
+    /// Every cluster with a pool that a layout created (added, or replaced by a changed
+    /// record), weakly: shutdown drains those still alive, as it drains the pools of the
+    /// clusters started with the process.
+    pooled: Mutex<Vec<Weak<Cluster>>>,
 }
 
 #[derive(Default)]
@@ -48,6 +52,28 @@ impl LiveState {
     /// certificates).
     pub fn store_mode(&self) -> bool {
         self.store_mode.load(Ordering::Acquire)
+    }
+
+    /// The pooled clusters layouts created that are still alive (served, or still used by
+    /// connections of a cluster since replaced).
+    pub(crate) fn pooled_clusters(&self) -> Vec<Arc<Cluster>> {
+        lock(&self.pooled)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    fn remember_pools(&self, clusters: &[(ClusterConfig, Arc<Cluster>)]) {
+        let mut pooled = lock(&self.pooled);
+        pooled.retain(|w| w.strong_count() > 0);
+        for (_, c) in clusters.iter().filter(|(_, c)| c.pool().is_some()) {
+            if !pooled
+                .iter()
+                .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(c)))
+            {
+                pooled.push(Arc::downgrade(c));
+            }
+        }
     }
 
     pub(crate) fn init(&self, acceptor: TlsAcceptor, shared_route: Arc<Route>) {
@@ -123,6 +149,7 @@ impl Live {
         let own = {
             let mut layout = lock(&shared.live.layout);
             let clusters = reuse_or_create(&layout.clusters, wanted);
+            shared.live.remember_pools(&clusters);
             layout.clusters = clusters
                 .iter()
                 .map(|(_, c)| (c.name.clone(), c.clone()))

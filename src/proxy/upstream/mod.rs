@@ -296,6 +296,7 @@ impl Cluster {
             .ok();
         let info = UpstreamInfo::from_replies(&hello, build.as_deref());
         conn.limits = info.limits();
+        conn.mongos = replset::is_mongos(&hello);
         self.info.store(Some(Arc::new(info)));
         Ok(conn)
     }
@@ -354,6 +355,9 @@ pub struct UpstreamConn {
     stream: Stream,
     buf: BytesMut,
     pub limits: Limits,
+    /// The server answered its hello as a mongos (`msg: "isdbgrid"`): in request mode a
+    /// lease stays pinned for its transactions and cursors (`pool::pin`).
+    pub mongos: bool,
 }
 
 impl UpstreamConn {
@@ -375,6 +379,7 @@ impl UpstreamConn {
             stream,
             buf: BytesMut::new(),
             limits: Limits::default(),
+            mongos: false,
         })
     }
 

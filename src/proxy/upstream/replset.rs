@@ -16,6 +16,12 @@ pub fn is_writable_primary(hello: &RawDocument) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a hello answer comes from a mongos (what drivers read to call a server
+/// `Mongos`, server-discovery-and-monitoring spec).
+pub fn is_mongos(hello: &RawDocument) -> bool {
+    hello.get_str("msg") == Ok("isdbgrid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +34,16 @@ mod tests {
         assert!(!is_writable_primary(
             &rawdoc! {"isWritablePrimary": false, "secondary": true}
         ));
+    }
+
+    #[test]
+    fn mongos_from_hello() {
+        assert!(is_mongos(
+            &rawdoc! {"isWritablePrimary": true, "msg": "isdbgrid"}
+        ));
+        assert!(!is_mongos(
+            &rawdoc! {"isWritablePrimary": true, "setName": "rs0"}
+        ));
+        assert!(!is_mongos(&rawdoc! {"msg": 1}));
     }
 }

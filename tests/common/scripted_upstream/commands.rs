@@ -18,14 +18,18 @@ pub fn cursor_doc(b: Batch, first: bool) -> Document {
     doc! {"cursor": {"id": b.id, "ns": b.ns, key: docs}, "ok": 1.0}
 }
 
-fn hello() -> Document {
-    doc! {
+fn hello(state: &State) -> Document {
+    let mut hello = doc! {
         "helloOk": true, "isWritablePrimary": true, "ismaster": true,
         "maxBsonObjectSize": 16_777_216, "maxMessageSizeBytes": 48_000_000,
         "maxWriteBatchSize": 100_000, "localTime": bson::DateTime::now(),
         "logicalSessionTimeoutMinutes": 30, "connectionId": 1,
         "minWireVersion": 0, "maxWireVersion": 25, "readOnly": false, "ok": 1.0,
+    };
+    if state.mongos.load(std::sync::atomic::Ordering::SeqCst) {
+        hello.insert("msg", "isdbgrid");
     }
+    hello
 }
 
 fn build_info() -> Document {
@@ -128,9 +132,11 @@ fn kill_cursors(state: &State, body: &RawDocument) -> Result<Document, Failure> 
 pub fn answer(state: &State, msg: &OpMsg) -> Document {
     let body = msg.body();
     let result = match msg.command_name() {
-        "hello" | "isMaster" | "ismaster" => Ok(hello()),
+        "hello" | "isMaster" | "ismaster" => Ok(hello(state)),
         "buildInfo" | "buildinfo" => Ok(build_info()),
         "ping" | "endSessions" => Ok(doc! {"ok": 1.0}),
+        // The double keeps no transaction state beyond where it lives (see `mongos`).
+        "commitTransaction" | "abortTransaction" => Ok(doc! {"ok": 1.0}),
         "find" => find(state, body),
         "insert" => insert(state, msg),
         "killCursors" => kill_cursors(state, body),

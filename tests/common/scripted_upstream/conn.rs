@@ -27,11 +27,12 @@ impl Drop for Open {
     }
 }
 
-pub async fn serve(tcp: TcpStream, state: Arc<State>) {
+/// `id`: this connection's number (in mongos mode, which "mongos" it reached).
+pub async fn serve(tcp: TcpStream, state: Arc<State>, id: usize) {
     let _open = Open(state.clone());
     let mut kills = state.kills.subscribe();
     tokio::select! {
-        () = session(tcp, &state) => {}
+        () = session(tcp, &state, id) => {}
         _ = kills.changed() => {}
     }
 }
@@ -49,7 +50,7 @@ async fn read_frame(tcp: &mut TcpStream) -> Option<Vec<u8>> {
     Some(frame)
 }
 
-async fn session(mut tcp: TcpStream, state: &State) {
+async fn session(mut tcp: TcpStream, state: &State, id: usize) {
     let mut next_id = 900_000;
     while let Some(frame) = read_frame(&mut tcp).await {
         // mongod closes a connection that sends an invalid message (bad checksum included).
@@ -57,14 +58,20 @@ async fn session(mut tcp: TcpStream, state: &State) {
         else {
             return;
         };
-        if !handle(&mut tcp, state, &msg, &mut next_id).await {
+        if !handle(&mut tcp, state, &msg, &mut next_id, id).await {
             return;
         }
     }
 }
 
 /// Answers one request; false when the connection is done.
-async fn handle(tcp: &mut TcpStream, state: &State, msg: &OpMsg, next_id: &mut i32) -> bool {
+async fn handle(
+    tcp: &mut TcpStream,
+    state: &State,
+    msg: &OpMsg,
+    next_id: &mut i32,
+    conn: usize,
+) -> bool {
     let name = msg.command_name();
     state.saw(name);
     state.received(msg.header().request_id);
@@ -82,13 +89,18 @@ async fn handle(tcp: &mut TcpStream, state: &State, msg: &OpMsg, next_id: &mut i
             () = closed_by_peer(tcp) => return false,
         }
     }
-    if name == "getMore" {
+    let foreign = state.foreign(msg, conn);
+    if name == "getMore" && foreign.is_none() {
         return get_more(tcp, state, msg, next_id).await;
     }
-    let reply = match state.failure_for(name) {
-        Some((code, code_name)) => failure_doc(&Failure::new(code, code_name, "scripted failure")),
-        None => answer(state, msg),
+    let reply = match (foreign, state.failure_for(name)) {
+        (Some(refusal), _) => refusal,
+        (None, Some((code, code_name))) => {
+            failure_doc(&Failure::new(code, code_name, "scripted failure"))
+        }
+        (None, None) => answer(state, msg),
     };
+    state.opened_on(&reply, conn);
     if msg.more_to_come() {
         // Fire-and-forget: applied, never answered.
         return true;

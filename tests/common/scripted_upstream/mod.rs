@@ -14,12 +14,13 @@
 
 mod commands;
 mod conn;
+mod mongos;
 pub mod replies;
 mod store;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,14 @@ pub struct State {
     failures: Mutex<HashMap<String, (i32, &'static str)>>,
     /// The requestID of every request, in arrival order.
     request_ids: Mutex<Vec<i32>>,
+    /// Plays a mongos behind a balancer: each connection is another mongos (`mongos`).
+    mongos: AtomicBool,
+    /// Cursor id -> the connection that opened it (mongos mode).
+    cursor_conns: Mutex<HashMap<i64, usize>>,
+    /// lsid id -> the connection of the transaction's first statement (mongos mode).
+    txns: Mutex<HashMap<Vec<u8>, usize>>,
+    /// Requests refused for arriving on a connection other than their state's.
+    misrouted: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,15 +132,39 @@ impl ScriptedUpstream {
             stalls: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             request_ids: Mutex::new(Vec::new()),
+            mongos: AtomicBool::new(false),
+            cursor_conns: Mutex::new(HashMap::new()),
+            txns: Mutex::new(HashMap::new()),
+            misrouted: AtomicUsize::new(0),
         });
         let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 shared.connected();
-                tokio::spawn(conn::serve(tcp, shared.clone()));
+                let id = shared.accepted.load(SeqCst);
+                tokio::spawn(conn::serve(tcp, shared.clone(), id));
             }
         });
         ScriptedUpstream { addr, state }
+    }
+
+    /// The same double as a mongos behind an L4 balancer: hello says `isdbgrid`, and a
+    /// cursor or transaction is only known on the connection that opened it.
+    pub async fn start_mongos() -> ScriptedUpstream {
+        let up = ScriptedUpstream::start().await;
+        up.state.mongos.store(true, SeqCst);
+        up
+    }
+
+    /// getMores, killCursors and transaction statements that reached a connection other
+    /// than the one their cursor or transaction lives on (mongos mode).
+    pub fn misrouted(&self) -> usize {
+        self.state.misrouted.load(SeqCst)
+    }
+
+    /// Transactions started and not yet committed or aborted (mongos mode).
+    pub fn open_transactions(&self) -> usize {
+        lock(&self.state.txns).len()
     }
 
     pub fn uri(&self) -> String {

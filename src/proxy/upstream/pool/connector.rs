@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Weak};
 
-use super::config::{PoolConfig, PoolMode};
 use super::driver::{Connector, Pool};
+use crate::config::pool::{PoolConfig, PoolMode};
 use crate::proxy::upstream::{Cluster, UpstreamConn, UpstreamError};
 
 /// Opens connections for one cluster's pool. Holds the cluster weakly: the cluster owns
@@ -36,7 +36,7 @@ pub fn pool_for(config: &PoolConfig, cluster: &Weak<Cluster>) -> Option<Pool<Clu
         return None;
     }
     let limits = match config.validate() {
-        Ok(limits) => limits,
+        Ok(limits) => limits.into(),
         Err(e) => {
             tracing::warn!(error = %e, "invalid pool settings; the cluster stays in connection mode");
             return None;

@@ -53,7 +53,7 @@ pub struct PoolCore {
     opened_total: u64,
     waits_total: u64,
     wait_timeouts_total: u64,
-    discards: [u64; 7],
+    discards: [u64; 8],
 }
 
 impl PoolCore {
@@ -71,7 +71,7 @@ impl PoolCore {
             opened_total: 0,
             waits_total: 0,
             wait_timeouts_total: 0,
-            discards: [0; 7],
+            discards: [0; 8],
         }
     }
 

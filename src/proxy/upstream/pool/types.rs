@@ -23,6 +23,18 @@ pub struct Limits {
     pub max_waiters: usize,
 }
 
+impl From<crate::config::pool::PoolLimits> for Limits {
+    fn from(l: crate::config::pool::PoolLimits) -> Limits {
+        Limits {
+            max_size: l.max_size,
+            min_idle: l.min_idle,
+            idle_timeout_ms: l.idle_timeout_ms,
+            wait_timeout_ms: l.wait_timeout_ms,
+            max_waiters: l.max_waiters,
+        }
+    }
+}
+
 impl Limits {
     /// Clamps values that would make the pool useless or unbounded.
     pub fn normalized(self) -> Limits {
@@ -52,10 +64,13 @@ pub enum DiscardReason {
     Idle,
     /// The pool is draining (shutdown).
     Drain,
+    /// The client left while its lease was pinned to a mongos transaction or cursor:
+    /// closing the connection lets that mongos abort and reap them.
+    ClientGoneWhilePinned,
 }
 
 impl DiscardReason {
-    pub const ALL: [DiscardReason; 7] = [
+    pub const ALL: [DiscardReason; 8] = [
         DiscardReason::Error,
         DiscardReason::Timeout,
         DiscardReason::NotWritablePrimary,
@@ -63,6 +78,7 @@ impl DiscardReason {
         DiscardReason::StaleGeneration,
         DiscardReason::Idle,
         DiscardReason::Drain,
+        DiscardReason::ClientGoneWhilePinned,
     ];
 
     /// The metrics label.
@@ -75,6 +91,7 @@ impl DiscardReason {
             DiscardReason::StaleGeneration => "stale_generation",
             DiscardReason::Idle => "idle",
             DiscardReason::Drain => "drain",
+            DiscardReason::ClientGoneWhilePinned => "client_gone_while_pinned",
         }
     }
 
@@ -181,7 +198,7 @@ pub struct Stats {
     pub waits_total: u64,
     pub wait_timeouts_total: u64,
     /// Indexed like `DiscardReason::ALL`.
-    pub discards: [u64; 7],
+    pub discards: [u64; 8],
 }
 
 impl Stats {

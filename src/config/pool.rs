@@ -1,9 +1,9 @@
-//! The per-cluster `pool = { ... }` table of `[[clusters]]`, parsed and validated here
-//! (see docs/pooling.md).
+//! The per-cluster `pool = { ... }` table of `[[clusters]]` (and the store clusters'
+//! `[control_plane] cluster_pool`), parsed and validated here (see docs/pooling.md). A
+//! plain configuration type: the pool itself (`proxy::upstream::pool`) reads its limits
+//! from it, never the other way round.
 
 use serde::Deserialize;
-
-use super::core::Limits;
 
 /// How client connections use upstream connections.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -81,9 +81,20 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> PoolConfigError {
     }
 }
 
+/// The pool's limits, as validated numbers (what `proxy::upstream::pool` runs with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    pub max_size: usize,
+    pub min_idle: usize,
+    /// None: idle connections are never closed for idleness.
+    pub idle_timeout_ms: Option<u64>,
+    pub wait_timeout_ms: u64,
+    pub max_waiters: usize,
+}
+
 impl PoolConfig {
     /// Range checks; the pool's limits when they pass.
-    pub fn validate(&self) -> Result<Limits, PoolConfigError> {
+    pub fn validate(&self) -> Result<PoolLimits, PoolConfigError> {
         if self.max_size == 0 || self.max_size > MAX_SIZE_LIMIT {
             return Err(invalid(
                 "max_size",
@@ -109,7 +120,7 @@ impl PoolConfig {
         if max_waiters > MAX_SIZE_LIMIT.saturating_mul(100) {
             return Err(invalid("max_waiters", "is too large"));
         }
-        Ok(Limits {
+        Ok(PoolLimits {
             max_size: self.max_size,
             min_idle: self.min_idle,
             idle_timeout_ms: match self.idle_timeout_secs {
@@ -141,7 +152,7 @@ mod tests {
         let l = c.validate().unwrap();
         assert_eq!(
             l,
-            Limits {
+            PoolLimits {
                 max_size: 64,
                 min_idle: 0,
                 idle_timeout_ms: Some(300_000),
