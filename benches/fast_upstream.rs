@@ -6,6 +6,8 @@
 //! (or `target/release/deps/fast_upstream-*`). Listens on 127.0.0.1 only. One task per
 //! connection on a single-threaded runtime (pin it with `taskset`); requests are decoded with
 //! mongoward's own `wire` codec and replies are written into reused buffers.
+//! On SIGUSR1 it prints `connections open=N peak=P accepted=T` and restarts the peak from
+//! the connections open now (benches/pool.sh counts a proxy's upstream connections so).
 
 #[path = "support/rawbson.rs"]
 mod rawbson;
@@ -14,7 +16,7 @@ mod upstream_cmds;
 #[path = "support/upstream_store.rs"]
 mod upstream_store;
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -67,7 +69,48 @@ fn main() -> std::process::ExitCode {
     rt.block_on(serve(args))
 }
 
+/// Connections open now, the most open at once since the last report, and all accepted.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one open connection for as long as it lives.
+struct Counted;
+
+impl Counted {
+    fn new() -> Self {
+        let open = OPEN.fetch_add(1, Ordering::Relaxed) + 1;
+        PEAK.fetch_max(open, Ordering::Relaxed);
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
+        Counted
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Prints the connection counts on every SIGUSR1, then restarts the peak.
+async fn report_on_usr1(mut usr1: tokio::signal::unix::Signal) {
+    while usr1.recv().await.is_some() {
+        let open = OPEN.load(Ordering::Relaxed);
+        let peak = PEAK.swap(open, Ordering::Relaxed);
+        let accepted = ACCEPTED.load(Ordering::Relaxed);
+        println!("connections open={open} peak={peak} accepted={accepted}");
+    }
+}
+
 async fn serve(args: Args) -> std::process::ExitCode {
+    // Installed before the port opens, so an early SIGUSR1 cannot kill the process.
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::user_defined1()) {
+        Ok(usr1) => {
+            tokio::spawn(report_on_usr1(usr1));
+        }
+        Err(e) => eprintln!("fast_upstream: cannot listen for SIGUSR1: {e}"),
+    }
     let store = Arc::new(Store::preloaded(&args.collection, args.docs));
     let listener = match TcpListener::bind(("127.0.0.1", args.port)).await {
         Ok(l) => l,
@@ -105,6 +148,7 @@ async fn serve(args: Args) -> std::process::ExitCode {
 
 /// Serves one connection until it closes or sends something undecodable.
 async fn connection(mut sock: TcpStream, store: Arc<Store>, id: i32) {
+    let _counted = Counted::new();
     let _ = sock.set_nodelay(true);
     let limits = Limits::default();
     let mut buf = BytesMut::with_capacity(16 * 1024);

@@ -3,6 +3,8 @@
 //! `--mode ops` (default): N concurrent tasks run find-by-_id / insert-one / mixed 90/10 /
 //! aggregate($match _id) for a warm-up, then a measured window; reports ops/s, p50/p99/p99.9
 //! latency (µs), errors and the CPU time of the `--pids` processes and of itself over the window.
+//! `--idle-conns N` (ops mode): first opens N idle authenticated connections, reports VmRSS per
+//! connection of each pid, and holds them open through the measured run.
 //! `--mode idle`: opens `--conns` idle authenticated TLS connections, reports VmRSS per connection
 //! of each pid, closes them, repeats `--rounds` times (a leak shows as growth between rounds).
 //! `--mode setup`: full connection set-ups (TCP + TLS + hello + SCRAM) per second and CPU.
@@ -55,6 +57,8 @@ fn main() -> std::process::ExitCode {
         + GRACE
         + Duration::from_secs(if args.mode == Mode::Idle {
             120 * args.rounds as u64
+        } else if args.idle_conns > 0 {
+            120
         } else {
             0
         });
@@ -199,6 +203,7 @@ impl XorShift {
 async fn run_ops(a: &Args) -> Result<Value, String> {
     let cs = ConnectionString::parse(&a.uri).map_err(|e| format!("bad URI: {e}"))?;
     loopback_hosts(&cs)?;
+    let held = hold_idle(a).await?;
     let mut opts = ClientOptions::parse(&a.uri)
         .await
         .map_err(|e| format!("bad URI: {e}"))?;
@@ -239,6 +244,10 @@ async fn run_ops(a: &Args) -> Result<Value, String> {
         }
     };
     let mut v = timed_loop(a, op).await;
+    if let Some((conns, info)) = held {
+        v["idle"] = info;
+        drop(conns);
+    }
     v["mode"] = json!("ops");
     v["workload"] = json!(format!("{:?}", a.workload).to_lowercase());
     v["max_pool_size"] = json!(pool);
@@ -272,23 +281,58 @@ fn rss_all(pids: &BTreeMap<String, u32>) -> BTreeMap<String, Option<u64>> {
     pids.iter().map(|(n, p)| (n.clone(), rss_kib(*p))).collect()
 }
 
+/// Opens `n` idle connections (hello + find once each), 64 at a time; the first error.
+async fn open_idle(target: &Arc<rawconn::Target>, n: usize) -> (Vec<Conn>, Option<String>) {
+    let opened: Vec<Result<Conn, String>> = futures_util::stream::iter(0..n)
+        .map(|_| {
+            let t = target.clone();
+            async move { Conn::open(&t, true).await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let (conns, errs): (Vec<_>, Vec<_>) = opened.into_iter().partition(Result::is_ok);
+    let first_error = errs.into_iter().find_map(Result::err);
+    (conns.into_iter().flatten().collect(), first_error)
+}
+
+/// `--idle-conns`: opens them before the load and reports each pid's VmRSS per connection.
+async fn hold_idle(a: &Args) -> Result<Option<(Vec<Conn>, Value)>, String> {
+    if a.idle_conns == 0 {
+        return Ok(None);
+    }
+    let target = Arc::new(target_from_uri(&a.uri)?);
+    let before = rss_all(&a.pids);
+    let start = Instant::now();
+    let (conns, first_error) = open_idle(&target, a.idle_conns).await;
+    let open_secs = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let open = rss_all(&a.pids);
+    let n = conns.len();
+    let mut per = serde_json::Map::new();
+    for name in a.pids.keys() {
+        let (b, o) = (before[name], open[name]);
+        let per_conn = b
+            .zip(o)
+            .filter(|_| n > 0)
+            .map(|(b, o)| (o as f64 - b as f64) / n as f64);
+        per.insert(
+            name.clone(),
+            json!({"before_kib": b, "open_kib": o, "per_conn_kib": per_conn}),
+        );
+    }
+    let info = json!({"conns": a.idle_conns, "opened": n, "failed": a.idle_conns - n,
+        "first_error": first_error, "open_secs": open_secs, "rss": per});
+    Ok(Some((conns, info)))
+}
+
 async fn run_idle(a: &Args) -> Result<Value, String> {
     let target = Arc::new(target_from_uri(&a.uri)?);
     Conn::open(&target, true).await?.close().await;
     let mut rounds = Vec::new();
     for round in 0..a.rounds {
         let before = rss_all(&a.pids);
-        let opened: Vec<Result<Conn, String>> = futures_util::stream::iter(0..a.conns)
-            .map(|_| {
-                let t = target.clone();
-                async move { Conn::open(&t, true).await }
-            })
-            .buffer_unordered(64)
-            .collect()
-            .await;
-        let (conns, errs): (Vec<_>, Vec<_>) = opened.into_iter().partition(Result::is_ok);
-        let conns: Vec<Conn> = conns.into_iter().flatten().collect();
-        let first_error = errs.into_iter().find_map(Result::err);
+        let (conns, first_error) = open_idle(&target, a.conns).await;
         // Let the proxy finish per-connection work (e.g. release handshake buffers).
         tokio::time::sleep(Duration::from_secs(1)).await;
         let open = rss_all(&a.pids);

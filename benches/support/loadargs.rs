@@ -41,6 +41,8 @@ pub struct Args {
     pub db: String,
     pub collection: String,
     pub conns: usize,
+    /// Ops mode: idle authenticated connections opened first and held through the run.
+    pub idle_conns: usize,
     pub rounds: usize,
     pub label: String,
     pub user: String,
@@ -49,7 +51,8 @@ pub struct Args {
 
 pub const USAGE: &str = "loadgen --uri URI [--mode ops|idle|setup|creds] [--clients N] \
 [--workload find|insert|mixed|aggregate] [--warmup-secs S] [--secs S] [--max-ops N] \
-[--pids name=PID,...] [--docs N] [--db D] [--collection C] [--conns N] [--rounds R] \
+[--pids name=PID,...] [--docs N] [--db D] [--collection C] [--conns N] [--idle-conns N] \
+[--rounds R] \
 [--label L] [--user U --password P]";
 
 fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
@@ -70,6 +73,7 @@ pub fn parse(argv: impl Iterator<Item = String>) -> Result<Args, String> {
         db: "bench".into(),
         collection: "bench".into(),
         conns: 1_000,
+        idle_conns: 0,
         rounds: 2,
         label: String::new(),
         user: "bench".into(),
@@ -94,6 +98,7 @@ pub fn parse(argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--db" => a.db = v,
             "--collection" => a.collection = v,
             "--conns" => a.conns = num(&flag, &v)?,
+            "--idle-conns" => a.idle_conns = num(&flag, &v)?,
             "--rounds" => a.rounds = num(&flag, &v)?,
             "--label" => a.label = v,
             "--user" => a.user = v,
@@ -120,6 +125,9 @@ fn validate(a: &Args) -> Result<(), String> {
     }
     if a.conns == 0 || a.conns > MAX_CONNS || a.rounds == 0 || a.rounds > 10 {
         return Err(format!("--conns must be 1..={MAX_CONNS}, --rounds 1..=10"));
+    }
+    if a.idle_conns > MAX_CONNS {
+        return Err(format!("--idle-conns must be 0..={MAX_CONNS}"));
     }
     if a.docs <= 0 {
         return Err("--docs must be positive".into());
