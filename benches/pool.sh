@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 # shellcheck source=benches/compare.sh
-source "$(dirname "$0")/compare.sh" --secs "$PL_SECS" --warmup "$PL_WARMUP" ${PL_KEEP:+--keep "$PL_KEEP"}
+source "$(dirname "${BASH_SOURCE[0]}")/compare.sh" --secs "$PL_SECS" --warmup "$PL_WARMUP" ${PL_KEEP:+--keep "$PL_KEEP"}
 TABLE="$REPO/benches/support/pool_table.py"
 
 # The request-mode pool table for a given size (max_waiters high enough that the 256-client
@@ -183,4 +183,5 @@ main_pool() {
   return "$FAILED"
 }
 
-main_pool
+# Sourced (e.g. for a profile), it only defines the helpers.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main_pool; fi
