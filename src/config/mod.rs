@@ -211,6 +211,14 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// The wall clock in Unix milliseconds (0 before 1970).
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 impl Config {
     /// Reads and validates a file at startup. Expired temporary entries and users are
     /// warnings, as on reload: the file stays valid when a date passes.

@@ -68,7 +68,7 @@ pub struct Shared {
     pub listen: Vec<SocketAddr>,
     pub plaintext_listen: Vec<SocketAddr>,
     /// Authentication failure throttle (locked on the authentication path only).
-    pub throttle: std::sync::Mutex<crate::gates::throttle::Throttle>,
+    pub throttle: Arc<std::sync::Mutex<crate::gates::throttle::Throttle>>,
     /// Key for the fake credentials of unknown users (per process).
     pub fake_secret: [u8; 32],
     /// The serving certificate; a reload swaps it for new handshakes.
@@ -264,8 +264,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         proxy_trusted: config.proxy_trusted.clone(),
         listen: config.listen.clone(),
         plaintext_listen: config.plaintext_listen.clone(),
-        throttle: std::sync::Mutex::new(crate::gates::throttle::Throttle::new(
-            config.file.auth.throttle.clone(),
+        throttle: Arc::new(std::sync::Mutex::new(
+            crate::gates::throttle::Throttle::new(config.file.auth.throttle.clone()),
         )),
         fake_secret: random_secret(),
         certs,

@@ -1,20 +1,37 @@
 //! The per-connection core without sockets: what one client connection remembers
-//! (its cursor owner, its cluster, the logical sessions it used) and the decisions that
-//! read it. Nothing here does I/O or reads the clock; the session driver passes in what
-//! it needs ([`Env`]) and carries out the [`Step`] it gets back.
+//! (its user, its cursor owner, the logical sessions it used, the SCRAM conversation in
+//! progress, the compressors it agreed) and every decision on a client message.
+//! [`Conn::on_msg`] and [`Conn::on_query`] are the entry points. Nothing here does I/O,
+//! reads the clock or draws random bytes; the session driver passes in what it needs
+//! ([`Env`]) and carries out the [`Outcome`] it gets back.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::authz::actions;
 use crate::authz::model::{ActionSet, Requirement, Resource};
 use crate::authz::privileges::UserPrivileges;
+use crate::gates::scram::MIN_NONCE_BYTES;
+use crate::gates::throttle::Throttle;
 use crate::gates::users::User;
+use crate::ops::audit::{AuditEvent, Auditor, ConnCtx, Timestamp};
+use crate::proxy::client::handshake::Identity;
 use crate::proxy::client::replies::{ErrorCode, ErrorReply};
 use crate::proxy::state::cursors::{ClusterId, CursorRegistry, Owner};
-use crate::wire::elements;
+use crate::proxy::state::policy::PolicyCell;
+use crate::proxy::state::stats::Stats;
+use crate::proxy::upstream::UpstreamInfo;
+use crate::wire::{elements, Compressor};
+
+mod auth;
+mod commands;
+mod route;
+
+pub use auth::Conversation;
+pub use route::MsgSequences;
 
 /// Logical sessions remembered per connection (endSessions may only end these).
 const MAX_LSIDS: usize = 10_000;
@@ -30,6 +47,9 @@ pub enum Step {
     Forward(ReplyFilter),
     /// Close the connection without a reply.
     Close,
+    /// The failure throttle slows this proof down: wait this many milliseconds, then
+    /// call [`Conn::resume`] for the step (the proof is checked after the wait).
+    Wait(u64),
 }
 
 /// Replies the proxy must narrow to what the user may see.
@@ -40,16 +60,65 @@ pub enum ReplyFilter {
     ListCollections,
 }
 
-/// What the decisions read besides the connection's own state: shared registries and
-/// the time, passed in so that tables can test them.
+/// What the driver does besides the step.
+#[derive(Debug)]
+pub enum Effect {
+    /// An audit event that waits for queue space with `on_full = "block"`.
+    Audit(AuditEvent),
+    /// An audit event dropped (and counted) when the queue is full: a throttled source
+    /// must not be able to stall its own connection on the audit queue.
+    AuditOrDrop(AuditEvent),
+    /// A user authenticated: the connection's handle shows it (revocation sweeps).
+    LoggedIn(Arc<User>),
+    /// The user logged out: the handle forgets it and the upstream connection, with the
+    /// cursors and sessions opened as that user, is closed.
+    LoggedOut,
+}
+
+/// The decision on one message and what comes with it.
+#[derive(Debug)]
+pub struct Outcome {
+    pub step: Step,
+    pub effects: Vec<Effect>,
+}
+
+/// What the decisions read besides the connection's own state: shared state, upstream
+/// facts, the time and random bytes, passed in so that tables can test them.
 pub struct Env<'a> {
     pub cursors: &'a CursorRegistry,
     /// Unix seconds.
     pub now: i64,
+    /// Unix milliseconds (hello's `localTime`).
+    pub now_ms: i64,
+    pub policy: &'a PolicyCell,
+    /// The authentication failure throttle (a pure state machine behind a lock).
+    pub throttle: &'a Arc<Mutex<Throttle>>,
+    pub stats: &'a Stats,
+    /// Read for `audit.log_allowed` only; events go back as [`Effect`]s.
+    pub auditor: &'a Auditor,
+    pub identity: &'a Identity,
+    /// Key for the fake credentials of unknown users.
+    pub fake_secret: &'a [u8; 32],
+    /// The upstream's hello facts and the proxy's message-size cap.
+    pub upstream: &'a UpstreamInfo,
+    pub max_message_size: Option<usize>,
+    /// Fresh random bytes for a SCRAM server nonce; the driver draws them for commands
+    /// that may start a conversation (see [`needs_nonce`]). None refuses to start one.
+    pub nonce: Option<[u8; MIN_NONCE_BYTES]>,
+}
+
+/// Whether a command may start a SCRAM conversation (so the driver draws a nonce).
+pub fn needs_nonce(command: &str) -> bool {
+    matches!(command, "saslStart" | "hello" | "isMaster" | "ismaster")
 }
 
 /// One client connection's protocol state.
 pub struct Conn {
+    /// Connection id, client and proxy address (logs, audit, whatsmyuri, user lookups).
+    pub id: i64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub cluster: String,
     /// "authdb.user" of the authenticated user: the owner recorded for its cursors.
     pub owner: Option<Owner>,
     /// The cluster's name, the other half of every cursor key (made once per connection).
@@ -60,16 +129,70 @@ pub struct Conn {
     /// read from.
     pub user: Option<Arc<User>>,
     pub user_generation: u64,
+    /// The SASL conversation in progress.
+    pub conversation: Option<Conversation>,
+    /// Compressors agreed in hello (replies to compressed messages use them).
+    pub compressors: Vec<Compressor>,
+    /// The last message of an unauthenticated connection was a hello (login deadline).
+    pub hello_seen: bool,
+    /// Effects gathered while deciding the current message.
+    effects: Vec<Effect>,
 }
 
 impl Conn {
+    /// A connection on `cluster` from and to loopback (tables that need no addresses).
     pub fn new(cluster: &str) -> Conn {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Conn::accepted(0, loopback, loopback, cluster)
+    }
+
+    pub fn accepted(id: i64, peer: SocketAddr, local: SocketAddr, cluster: &str) -> Conn {
         Conn {
+            id,
+            peer,
+            local,
+            cluster: cluster.to_string(),
             owner: None,
             cluster_id: ClusterId::from(cluster),
             lsids: HashSet::new(),
             user: None,
             user_generation: 0,
+            conversation: None,
+            compressors: Vec::new(),
+            hello_seen: false,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Where this connection is, for audit events.
+    pub fn audit_ctx(&self) -> ConnCtx {
+        ConnCtx {
+            local: self.local,
+            remote: self.peer,
+            cluster: Some(self.cluster.clone()),
+            conn_id: Some(self.id),
+        }
+    }
+
+    fn effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    /// An audit event, stamped with the time the driver passed in.
+    fn audit(&mut self, mut event: AuditEvent, env: &Env) {
+        event.ts = Timestamp(env.now_ms);
+        self.effect(Effect::Audit(event));
+    }
+
+    fn audit_or_drop(&mut self, mut event: AuditEvent, env: &Env) {
+        event.ts = Timestamp(env.now_ms);
+        self.effect(Effect::AuditOrDrop(event));
+    }
+
+    fn outcome(&mut self, step: Step) -> Outcome {
+        Outcome {
+            step,
+            effects: std::mem::take(&mut self.effects),
         }
     }
 
@@ -281,7 +404,7 @@ pub fn unanswered(step: Step) -> Option<Step> {
     match step {
         Step::Reply(_) => None,
         Step::Refuse(_) => Some(Step::Close),
-        forward_or_close => Some(forward_or_close),
+        other => Some(other),
     }
 }
 

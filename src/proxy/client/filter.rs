@@ -10,8 +10,8 @@ use crate::authz::actions;
 use crate::authz::model::{ActionSet, Resource};
 use crate::authz::privileges::UserPrivileges;
 use crate::error_code::ErrorCode;
+use crate::proxy::client::conn::ReplyFilter;
 use crate::proxy::client::replies::ErrorReply;
-use crate::proxy::client::route::ReplyFilter;
 use crate::proxy::client::session::Session;
 use crate::wire::{self, FLAG_MORE_TO_COME as MORE_TO_COME};
 

@@ -1,8 +1,10 @@
-//! The session loop: one client connection, glued to the pure gates.
+//! The session driver: one client connection, glued to the connection core.
 //!
-//! read frame -> decode (wire) -> route (handshake / authentication / authorization)
-//! -> forward the checked bytes upstream -> read replies (cursor ids) -> client.
-//! Everything that decides lives in pure modules; this file only moves bytes and state.
+//! read frame -> decode (wire) -> `Conn::on_msg` / `Conn::on_query` decides (handshake,
+//! authentication, authorization, the proxy's own answers) -> carry out the `Step`:
+//! reply, refuse, forward the checked bytes upstream and relay the replies (cursor ids
+//! recorded, reply filters applied), or close. Everything that decides lives in `conn`;
+//! this file only moves bytes, waits and performs the effects.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -17,10 +19,9 @@ use tokio::time::Sleep;
 use tracing::{debug, warn};
 
 use crate::ops::ratelimit::LogLimit;
-use crate::proxy::client::auth::Conversation;
-use crate::proxy::client::conn::{self, Conn, Env};
+use crate::proxy::client::conn::{self, needs_nonce, Conn, ReplyFilter, Step};
 use crate::proxy::client::replies::{self, ErrorReply, ReplyTo};
-use crate::proxy::client::route::{self, ReplyFilter, Step};
+use crate::proxy::client::session_conn::{draw_nonce, env_of};
 use crate::proxy::client::session_upstream::Upstream;
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
@@ -35,7 +36,7 @@ use crate::proxy::upstream::{
     capped_limits, next_request_id, Cluster, UpstreamError, UpstreamInfo,
 };
 use crate::proxy::Shared;
-use crate::wire::{self, Compressor, OpMsg, OpQuery, Request};
+use crate::wire::{self, OpMsg, OpQuery, Request};
 
 /// Malformed-message warnings per second (a peer can send them at will).
 static MALFORMED_LOG: LogLimit = LogLimit::per_second(10);
@@ -64,13 +65,13 @@ pub struct Session {
     pub(crate) shared: Arc<Shared>,
     pub(crate) client: Stream,
     pub(crate) upstream: Upstream,
-    pub(crate) compressors: Vec<Compressor>,
-    /// The protocol state the decisions read (owner, cluster, lsids); no sockets.
+    /// The connection core: its state and every decision; no sockets.
     pub(crate) conn: Conn,
+    /// The upstream's hello facts, read once per message.
+    pub(crate) facts: Arc<UpstreamInfo>,
     next_id: i32,
     pub(crate) buf: BytesMut,
     pub(crate) handle: Arc<SessionHandle>,
-    pub(crate) conversation: Option<Conversation>,
     /// When the message being handled was fully read (for the proxy-added latency).
     received_at: Instant,
     /// This cluster's upstream counters (looked up once, not per message).
@@ -78,8 +79,6 @@ pub struct Session {
     /// Deadline of waits on the upstream; one per session, only ever pushed later on the
     /// fast path (see `wait`).
     pub(crate) wait_timer: Option<Pin<Box<Sleep>>>,
-    /// The last message of an unauthenticated connection was a hello (login deadline).
-    pub(crate) hello_seen: bool,
     /// Audit events waiting for queue space (`on_full = "block"` only).
     pub(crate) audit_backlog: Vec<crate::ops::audit::AuditEvent>,
 }
@@ -92,23 +91,21 @@ impl Session {
         handle: Arc<SessionHandle>,
     ) -> Session {
         let cluster_stats = shared.stats.cluster(&info.cluster.name);
-        let conn = Conn::new(&info.cluster.name);
+        let conn = Conn::accepted(info.id, info.peer, info.local, &info.cluster.name);
         Session {
             conn,
+            facts: info.cluster.info(),
             info,
             shared,
             client,
             upstream: Upstream::None,
-            compressors: Vec::new(),
             next_id: 1,
             buf: BytesMut::new(),
             handle,
-            conversation: None,
             received_at: Instant::now(),
             cluster_stats,
             wait_timer: None,
             audit_backlog: Vec::new(),
-            hello_seen: false,
         }
     }
 
@@ -129,10 +126,8 @@ impl Session {
         loop {
             // One snapshot of the upstream's limits per message, for reading and decoding,
             // under the proxy's own cap (`server.max_message_size_bytes`).
-            let limits = capped_limits(
-                self.info.cluster.info().limits(),
-                self.shared.max_message_size,
-            );
+            self.facts = self.info.cluster.info();
+            let limits = capped_limits(self.facts.limits(), self.shared.max_message_size);
             let max = limits.max_message_size;
             let frame = tokio::select! {
                 // A stop is seen before more input, so a drain does not serve new messages.
@@ -241,34 +236,36 @@ impl Session {
             request_id: q.header().request_id,
             compressor: q.compressor(),
         };
-        match route::legacy_query(self, &q).await {
-            Ok(doc) => {
-                self.hello_seen = matches!(q.command_name(), "hello" | "isMaster" | "ismaster");
-                self.reply_doc(&to, &doc).await;
-                Flow::Continue
-            }
-            Err(err) => {
-                self.reply_error(&to, &err).await;
-                Flow::Continue
-            }
+        let nonce = needs_nonce(q.command_name()).then(draw_nonce);
+        let out = self
+            .conn
+            .on_query(&q, &env_of(&self.shared, &self.facts, nonce));
+        match self.settle(out).await {
+            Step::Reply(doc) => self.reply_doc(&to, &doc).await,
+            Step::Refuse(err) => self.reply_error(&to, &err).await,
+            // `on_query` refuses what it would forward; nothing else is left to say.
+            Step::Forward(_) | Step::Close | Step::Wait(_) => return Flow::Close,
         }
+        Flow::Continue
     }
 
     async fn on_msg(&mut self, msg: OpMsg) -> Flow {
         let to = ReplyTo {
             op_code: wire::OP_MSG,
             request_id: msg.header().request_id,
-            compressor: msg.compressor().filter(|c| self.compressors.contains(c)),
+            compressor: msg
+                .compressor()
+                .filter(|c| self.conn.compressors.contains(c)),
         };
-        let silent = msg.more_to_come();
-        if self.conn.user.is_none() {
-            self.hello_seen = matches!(msg.command_name(), "hello" | "isMaster" | "ismaster");
-        }
         if let Some(c) = msg.compressor() {
             Stats::inc(self.shared.stats.compressed(c));
         }
-        let mut step = route::route(self, &msg).await;
-        if silent {
+        let nonce = needs_nonce(msg.command_name()).then(draw_nonce);
+        let out = self
+            .conn
+            .on_msg(&msg, &env_of(&self.shared, &self.facts, nonce));
+        let mut step = self.settle(out).await;
+        if msg.more_to_come() {
             if let Step::Refuse(err) = &step {
                 warn!(conn.id = self.info.id, code = err.code.code(), error = %err.errmsg, "refused a moreToCome message; closing connection");
             }
@@ -281,28 +278,9 @@ impl Session {
             Step::Reply(doc) => self.reply_doc(&to, &doc).await,
             Step::Refuse(err) => self.reply_error(&to, &err).await,
             Step::Forward(filter) => return self.forward(&msg, &to, filter).await,
-            Step::Close => return Flow::Close,
+            Step::Close | Step::Wait(_) => return Flow::Close,
         }
         Flow::Continue
-    }
-
-    /// The upstream's hello facts as clients are told them (under the message-size cap).
-    pub(crate) fn client_info(&self) -> Arc<UpstreamInfo> {
-        let info = self.info.cluster.info();
-        match info.capped(self.shared.max_message_size) {
-            Some(capped) => Arc::new(capped),
-            None => info,
-        }
-    }
-
-    /// Where this connection is, for audit events.
-    pub(crate) fn audit_ctx(&self) -> crate::ops::audit::ConnCtx {
-        crate::ops::audit::ConnCtx {
-            local: self.info.local,
-            remote: self.info.peer,
-            cluster: Some(self.info.cluster.name.clone()),
-            conn_id: Some(self.info.id),
-        }
     }
 
     fn own_request_id(&mut self) -> i32 {
@@ -338,14 +316,6 @@ impl Session {
     /// Closes the upstream connection (see `discard_upstream`).
     pub(crate) fn drop_upstream(&mut self) {
         self.discard_upstream(DiscardReason::Error);
-    }
-
-    /// What the connection core reads besides its own state.
-    pub(crate) fn env(&self) -> Env<'_> {
-        Env {
-            cursors: &self.shared.cursors,
-            now: crate::config::now_unix(),
-        }
     }
 
     fn observe_cursor(&self, id: i64, ns: &str, closing: Option<i64>) {

@@ -14,7 +14,7 @@ impl Session {
         let Some(d) = self.shared.login_timeout else {
             return;
         };
-        let hello = std::mem::take(&mut self.hello_seen);
+        let hello = std::mem::take(&mut self.conn.hello_seen);
         let authenticated = self.conn.user.is_some();
         match conn::login_deadline(login.is_some(), authenticated, hello) {
             LoginDeadline::Disarm => *login = None,

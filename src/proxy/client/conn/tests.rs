@@ -9,6 +9,10 @@ use bson::{rawdoc, Binary, RawDocumentBuf};
 use super::*;
 use crate::authz::model::{Action, Privilege, ResourcePattern};
 
+mod tables_auth;
+mod tables_commands;
+mod world;
+
 fn privs(rules: &[(ResourcePattern, Action)]) -> UserPrivileges {
     let list = rules
         .iter()
@@ -56,11 +60,8 @@ fn code(step: &Step) -> Option<i32> {
 
 #[test]
 fn get_more_follows_the_owner_and_the_namespace() {
-    let cursors = CursorRegistry::default();
-    let env = Env {
-        cursors: &cursors,
-        now: 100,
-    };
+    let world = world::World::new();
+    let (cursors, env) = (&world.cursors, world.env());
     conn(Some("admin.alice")).observe_cursor(&env, 5, "shop.orders", None);
     conn(Some("admin.alice")).observe_cursor(&env, 6, "shop.$cmd.listCollections", None);
     cursors.mark_filtered(&ClusterId::from("c"), 6);
@@ -130,11 +131,8 @@ fn kill_cursors_only_for_the_owner_or_kill_any_cursor() {
         (&alice, Some(&none), &[], Kill::Forward),
     ];
     for (i, (c, p, ids, want)) in rows.iter().enumerate() {
-        let cursors = CursorRegistry::default();
-        let env = Env {
-            cursors: &cursors,
-            now: 100,
-        };
+        let world = world::World::new();
+        let (cursors, env) = (&world.cursors, world.env());
         alice.observe_cursor(&env, 5, "shop.orders", None);
         alice.observe_cursor(&env, 6, "shop.orders", None);
         let got = match c.kill_cursors(&env, *p, "shop", "orders", ids) {

@@ -1,14 +1,13 @@
 //! Commands the proxy answers itself because the upstream sees one shared service
-//! identity: connectionStatus, usersInfo/rolesInfo and logout. The ownership checks
-//! (getMore, killCursors, endSessions) are decided in `conn`.
+//! identity: connectionStatus, usersInfo/rolesInfo, whatsmyuri and logout. The
+//! ownership checks (getMore, killCursors, endSessions) are decided in `conn`.
 
 use std::sync::Arc;
 
 use bson::{rawdoc, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
 
-use crate::config::now_unix;
+use super::{Conn, Effect, Env};
 use crate::gates::users::{Context, User};
-use crate::proxy::client::session::Session;
 
 fn user_doc(u: &User) -> RawDocumentBuf {
     rawdoc! { "user": u.user.as_str(), "db": u.db.as_str() }
@@ -22,48 +21,43 @@ fn roles_array(u: &User) -> RawArrayBuf {
     roles
 }
 
-impl Session {
+impl Conn {
     /// The authenticated user under the current policy generation: a reload that changes
     /// the user's roles applies from the next command; a removed user is gone.
-    pub(crate) fn current_user(&mut self) -> Option<Arc<User>> {
-        let generation = self.shared.policy.generation();
-        let (shared, info) = (&self.shared, &self.info);
-        self.conn.current_user(generation, |db, user| {
-            let policy = shared.policy.load();
+    pub fn current_user_in(&mut self, env: &Env) -> Option<Arc<User>> {
+        let generation = env.policy.generation();
+        if generation == self.user_generation {
+            return self.user.clone(); // the message path: one comparison
+        }
+        let (cluster, peer) = (self.cluster_id.clone(), self.peer.ip());
+        self.current_user(generation, |db, user| {
+            let policy = env.policy.load();
             let ctx = Context {
-                cluster: &info.cluster.name,
-                peer: info.peer.ip(),
-                now: now_unix(),
+                cluster: &cluster,
+                peer,
+                now: env.now,
             };
             let found = policy.users(ctx.cluster).lookup(db, user, &ctx).ok();
             (policy.generation, found.cloned())
         })
     }
 
-    pub(crate) fn set_user(&mut self, user: Arc<User>) {
-        self.handle.set_user(&user.db, &user.user);
-        let generation = self.shared.policy.generation();
-        self.conn.log_in(user, generation);
-    }
-
-    pub(crate) fn logout(&mut self) -> RawDocumentBuf {
-        self.conn.log_out();
+    pub(super) fn logout(&mut self) -> RawDocumentBuf {
+        self.log_out();
         self.conversation = None;
-        self.handle.clear_user();
-        // Cursors and sessions opened as that user must not outlive it.
-        self.drop_upstream();
+        self.effect(Effect::LoggedOut);
         rawdoc! { "ok": 1.0 }
     }
 
-    pub(crate) fn whats_my_uri(&self) -> RawDocumentBuf {
-        rawdoc! { "you": self.info.peer.to_string(), "ok": 1.0 }
+    pub(super) fn whats_my_uri(&self) -> RawDocumentBuf {
+        rawdoc! { "you": self.peer.to_string(), "ok": 1.0 }
     }
 
     /// Answered with the proxy's user and roles, never the upstream service user.
-    pub(crate) fn connection_status(&mut self, body: &RawDocument) -> RawDocumentBuf {
+    pub(super) fn connection_status(&mut self, body: &RawDocument, env: &Env) -> RawDocumentBuf {
         let mut users = RawArrayBuf::new();
         let mut roles = RawArrayBuf::new();
-        let user = self.current_user();
+        let user = self.current_user_in(env);
         if let Some(u) = &user {
             users.push(user_doc(u));
             roles = roles_array(u);
@@ -82,12 +76,12 @@ impl Session {
     }
 
     /// usersInfo from the configuration (authorization already checked by `decide`).
-    pub(crate) fn users_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
-        let policy = self.shared.policy.load();
+    pub(super) fn users_info(&self, body: &RawDocument, db: &str, env: &Env) -> RawDocumentBuf {
+        let policy = env.policy.load();
         let ctx = Context {
-            cluster: &self.info.cluster.name,
-            peer: self.info.peer.ip(),
-            now: now_unix(),
+            cluster: &self.cluster,
+            peer: self.peer.ip(),
+            now: env.now,
         };
         let wanted = |u: &User| match body.get("usersInfo") {
             Ok(Some(RawBsonRef::String(name))) => u.user == name && u.db == db,
@@ -127,9 +121,9 @@ impl Session {
     }
 
     /// rolesInfo: the custom roles of this proxy (they live on admin, as Atlas's do).
-    pub(crate) fn roles_info(&mut self, body: &RawDocument, db: &str) -> RawDocumentBuf {
-        let policy = self.shared.policy.load();
-        let catalog = policy.catalog(&self.info.cluster.name);
+    pub(super) fn roles_info(&self, body: &RawDocument, db: &str, env: &Env) -> RawDocumentBuf {
+        let policy = env.policy.load();
+        let catalog = policy.catalog(&self.cluster);
         let named = body.get_str("rolesInfo").ok();
         let mut out = RawArrayBuf::new();
         if db == "admin" {

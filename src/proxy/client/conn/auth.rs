@@ -1,28 +1,25 @@
-//! The authentication gate in the session: SASL (SCRAM) conversations, speculative
-//! authentication inside hello, `saslSupportedMechs`, throttling and the one-user-per-
-//! connection rule. The SCRAM maths is in `gates::scram`; this file holds the state.
+//! The authentication part of the connection core: SASL (SCRAM) conversations,
+//! speculative authentication inside hello, `saslSupportedMechs`, the failure throttle
+//! and the one-user-per-connection rule. The SCRAM maths is in `gates::scram`; this file
+//! holds the state. A throttle delay is a [`Step::Wait`] the driver waits out.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use bson::spec::BinarySubtype;
 use bson::{rawdoc, Binary, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
-use rand::RngCore;
 use tracing::info;
 
-use crate::config::now_unix;
+use super::{one_user, sasl_supported_mechs, Conn, Effect, Env, Outcome, Step};
 use crate::error_code::ErrorCode;
 use crate::gates::credentials::Mechanism;
-use crate::gates::scram::{ScramServer, MIN_NONCE_BYTES};
-use crate::gates::throttle::{Refusal, Ticket, Verdict};
+use crate::gates::scram::ScramServer;
+use crate::gates::throttle::{Refusal, Throttle, Ticket, Verdict};
 use crate::gates::users::{Absent, Context, User};
 use crate::ops::audit::AuditEvent;
-use crate::proxy::client::conn;
+use crate::proxy::client::handshake;
 use crate::proxy::client::replies::ErrorReply;
-use crate::proxy::client::session::Session;
 use crate::proxy::state::counters::AuthMechanism;
 use crate::proxy::state::stats::Stats;
-use crate::proxy::Shared;
 
 /// The conversation id mongod uses; one conversation per connection at a time.
 const CONVERSATION_ID: i32 = 1;
@@ -37,6 +34,8 @@ pub struct Conversation {
     speculative: bool,
     /// The next `saslContinue` carries the proof (the throttle is asked again first).
     proof_pending: bool,
+    /// The proof held back while the throttle's delay is waited out.
+    delayed_proof: Option<Vec<u8>>,
     /// This conversation's count against its source in the failure throttle.
     slot: ThrottleSlot,
 }
@@ -44,7 +43,7 @@ pub struct Conversation {
 /// Hands a conversation's throttle ticket back however the conversation ends: with a
 /// verdict on its proof (`finish`), or dropped unfinished (abandoned, still counted).
 struct ThrottleSlot {
-    shared: Arc<Shared>,
+    throttle: Arc<Mutex<Throttle>>,
     ticket: Option<Ticket>,
 }
 
@@ -52,16 +51,16 @@ impl ThrottleSlot {
     /// Ends the conversation without a verdict on a password (a protocol mismatch).
     fn abandon(&mut self) {
         if let Some(ticket) = self.ticket.take() {
-            if let Ok(mut t) = self.shared.throttle.lock() {
+            if let Ok(mut t) = self.throttle.lock() {
                 t.abandon(ticket);
             }
         }
     }
 
-    fn finish(&mut self, user: &str, success: bool) {
+    fn finish(&mut self, user: &str, success: bool, now_ms: u64) {
         if let Some(ticket) = self.ticket.take() {
-            if let Ok(mut t) = self.shared.throttle.lock() {
-                t.finish(ticket, user, success, now_ms());
+            if let Ok(mut t) = self.throttle.lock() {
+                t.finish(ticket, user, success, now_ms);
             }
         }
     }
@@ -69,16 +68,13 @@ impl ThrottleSlot {
 
 impl Drop for ThrottleSlot {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            if let Ok(mut t) = self.shared.throttle.lock() {
-                t.abandon(ticket);
-            }
-        }
+        self.abandon();
     }
 }
 
-fn now_ms() -> u64 {
-    (now_unix() as u64).saturating_mul(1000)
+/// The throttle's clock: whole seconds, in milliseconds.
+fn now_ms(env: &Env) -> u64 {
+    (env.now.max(0) as u64).saturating_mul(1000)
 }
 
 fn metric_mechanism(m: Mechanism) -> AuthMechanism {
@@ -118,42 +114,51 @@ fn mechanism_of(body: &RawDocument) -> Result<Mechanism, ErrorReply> {
     })
 }
 
-impl Session {
-    fn lookup_context(&self) -> Context<'_> {
+fn auth_failed() -> ErrorReply {
+    ErrorReply::authentication_failed()
+}
+
+impl Conn {
+    fn lookup_context(&self, env: &Env) -> Context<'_> {
         Context {
-            cluster: &self.info.cluster.name,
-            peer: self.info.peer.ip(),
-            now: now_unix(),
+            cluster: &self.cluster,
+            peer: self.peer.ip(),
+            now: env.now,
         }
     }
 
     /// `saslStart` (or the speculative one inside hello): returns the reply fields.
-    pub(crate) async fn sasl_start(
+    pub(super) fn sasl_start(
         &mut self,
         body: &RawDocument,
         db: &str,
+        env: &Env,
     ) -> Result<RawDocumentBuf, ErrorReply> {
         let mechanism = mechanism_of(body)?;
         let payload = payload_of(body)?;
-        let policy = self.shared.policy.load();
-        let ctx = self.lookup_context();
-        let mut found = Err(Absent::Unknown);
-        let mut nonce = [0u8; MIN_NONCE_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let lookup = |name: &str| {
-            found = policy.users(ctx.cluster).lookup(db, name, &ctx).cloned();
-            found
-                .as_ref()
-                .ok()
-                .and_then(|u| u.credential(mechanism).cloned())
+        let Some(nonce) = env.nonce else {
+            // The driver draws one for every command that gets here; fail closed.
+            tracing::error!(conn.id = self.id, "no nonce for a SASL conversation");
+            return Err(auth_failed());
         };
-        let started =
-            ScramServer::start(mechanism, payload, lookup, &nonce, &self.shared.fake_secret);
+        let policy = env.policy.load();
+        let mut found = Err(Absent::Unknown);
+        let started = {
+            let ctx = self.lookup_context(env);
+            let lookup = |name: &str| {
+                found = policy.users(ctx.cluster).lookup(db, name, &ctx).cloned();
+                found
+                    .as_ref()
+                    .ok()
+                    .and_then(|u| u.credential(mechanism).cloned())
+            };
+            ScramServer::start(mechanism, payload, lookup, &nonce, env.fake_secret)
+        };
         let (mut server, server_first) = match started {
             Ok(s) => s,
             Err(e) => {
-                info!(conn.id = self.info.id, auth.db = db, reason = %e, "malformed saslStart");
-                return Err(self.auth_failed());
+                info!(conn.id = self.id, auth.db = db, reason = %e, "malformed saslStart");
+                return Err(auth_failed());
             }
         };
         server.set_skip_empty_exchange(
@@ -161,15 +166,16 @@ impl Session {
                 .and_then(|o| o.get_bool("skipEmptyExchange"))
                 .unwrap_or(false),
         );
-        let ticket = self.throttle_begin(&server, db)?;
+        let ticket = self.throttle_begin(&server, db, env)?;
         self.conversation = Some(Conversation {
             server,
             db: db.to_string(),
             found,
             speculative: false,
             proof_pending: true,
+            delayed_proof: None,
             slot: ThrottleSlot {
-                shared: self.shared.clone(),
+                throttle: env.throttle.clone(),
                 ticket: Some(ticket),
             },
         });
@@ -182,9 +188,14 @@ impl Session {
 
     /// Admits a conversation through the failure throttle, counting it against its
     /// source. A poisoned lock refuses (fail closed).
-    fn throttle_begin(&mut self, server: &ScramServer, db: &str) -> Result<Ticket, ErrorReply> {
-        let (verdict, ticket) = match self.shared.throttle.lock() {
-            Ok(mut t) => t.begin(server.username(), self.info.peer.ip(), now_ms()),
+    fn throttle_begin(
+        &mut self,
+        server: &ScramServer,
+        db: &str,
+        env: &Env,
+    ) -> Result<Ticket, ErrorReply> {
+        let (verdict, ticket) = match env.throttle.lock() {
+            Ok(mut t) => t.begin(server.username(), self.peer.ip(), now_ms(env)),
             Err(_) => (poisoned(), None),
         };
         match (verdict, ticket) {
@@ -195,46 +206,47 @@ impl Session {
                     reason,
                 },
                 None,
-            ) => Err(self.throttled(server, db, reason, retry_after_ms)),
-            (_, None) => Err(self.throttled(server, db, Refusal::SourceCooldown, 0)),
+            ) => Err(self.throttled(server, db, reason, retry_after_ms, env)),
+            (_, None) => Err(self.throttled(server, db, Refusal::SourceCooldown, 0, env)),
         }
     }
 
     /// Asks the throttle again right before a proof is verified and takes a place in
     /// the source's failure budget: failures of parallel conversations since this one
-    /// started count. A delay is waited out first (the proof is checked after it).
-    async fn throttle_before_proof(&mut self, conv: &mut Conversation) -> Result<(), ErrorReply> {
-        loop {
-            let Some(ticket) = conv.slot.ticket.as_mut() else {
-                return Err(self.throttled(&conv.server, &conv.db, Refusal::SourceCooldown, 0));
-            };
-            let verdict = match self.shared.throttle.lock() {
-                Ok(mut t) => t.reserve(ticket, conv.server.username(), now_ms()),
-                Err(_) => poisoned(),
-            };
-            match verdict {
-                Verdict::Allow => return Ok(()),
-                Verdict::Delay(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-                Verdict::Refuse {
-                    retry_after_ms,
-                    reason,
-                } => {
-                    return Err(self.throttled(&conv.server, &conv.db, reason, retry_after_ms));
-                }
-            }
+    /// started count. `Some(ms)`: wait that long, then ask again.
+    fn throttle_before_proof(
+        &mut self,
+        conv: &mut Conversation,
+        env: &Env,
+    ) -> Result<Option<u64>, ErrorReply> {
+        let Some(ticket) = conv.slot.ticket.as_mut() else {
+            return Err(self.throttled(&conv.server, &conv.db, Refusal::SourceCooldown, 0, env));
+        };
+        let verdict = match env.throttle.lock() {
+            Ok(mut t) => t.reserve(ticket, conv.server.username(), now_ms(env)),
+            Err(_) => poisoned(),
+        };
+        match verdict {
+            Verdict::Allow => Ok(None),
+            Verdict::Delay(ms) => Ok(Some(ms)),
+            Verdict::Refuse {
+                retry_after_ms,
+                reason,
+            } => Err(self.throttled(&conv.server, &conv.db, reason, retry_after_ms, env)),
         }
     }
 
     /// An attempt the throttle refused: counted, audited and logged, answered like any
     /// other authentication failure.
     fn throttled(
-        &self,
+        &mut self,
         server: &ScramServer,
         db: &str,
         reason: Refusal,
         retry_after_ms: u64,
+        env: &Env,
     ) -> ErrorReply {
-        Stats::inc(&self.shared.stats.auth_throttled);
+        Stats::inc(&env.stats.auth_throttled);
         let event = AuditEvent::authenticate(
             &self.audit_ctx(),
             server.username(),
@@ -242,71 +254,93 @@ impl Session {
             server.mechanism().name(),
             Err(reason.as_str()),
         );
-        self.shared.auditor.emit(event);
+        self.audit_or_drop(event, env);
         info!(
-            conn.id = self.info.id, auth.user = server.username(), client.addr = %self.info.peer.ip(),
+            conn.id = self.id, auth.user = server.username(), client.addr = %self.peer.ip(),
             retry_after_ms, reason = reason.as_str(), "authentication refused by the failure throttle"
         );
-        self.auth_failed()
+        auth_failed()
     }
 
     /// `saslContinue`.
-    pub(crate) async fn sasl_continue(
-        &mut self,
-        body: &RawDocument,
-    ) -> Result<RawDocumentBuf, ErrorReply> {
-        let payload = payload_of(body)?;
+    pub(super) fn sasl_continue(&mut self, body: &RawDocument, env: &Env) -> Step {
+        let payload = match payload_of(body) {
+            Ok(p) => p,
+            Err(e) => return Step::Refuse(e),
+        };
         let id_ok = matches!(
             body.get("conversationId"),
             Ok(Some(RawBsonRef::Int32(CONVERSATION_ID)))
         ) || body.get_i64("conversationId").ok() == Some(i64::from(CONVERSATION_ID));
-        let Some(mut conv) = self.conversation.take() else {
-            return Err(ErrorReply::new(
-                ErrorCode::ProtocolError,
-                "No SASL session state found",
-            ));
+        let Some(conv) = self.conversation.take() else {
+            return Step::Refuse(no_conversation());
         };
         if !id_ok {
-            return Err(ErrorReply::new(
+            return Step::Refuse(ErrorReply::new(
                 ErrorCode::ProtocolError,
                 "wrong conversationId",
             ));
         }
-        let proof_step = std::mem::take(&mut conv.proof_pending);
+        self.continue_with(conv, payload, env)
+    }
+
+    /// After a [`Step::Wait`]: asks the throttle again, then checks the proof it held.
+    pub fn resume(&mut self, env: &Env) -> Outcome {
+        let held = self
+            .conversation
+            .take()
+            .and_then(|mut c| c.delayed_proof.take().map(|proof| (c, proof)));
+        let step = match held {
+            Some((conv, proof)) => self.continue_with(conv, &proof, env),
+            None => Step::Refuse(no_conversation()),
+        };
+        self.outcome(step)
+    }
+
+    fn continue_with(&mut self, mut conv: Conversation, payload: &[u8], env: &Env) -> Step {
+        let proof_step = conv.proof_pending;
         if proof_step {
-            self.throttle_before_proof(&mut conv).await?;
+            match self.throttle_before_proof(&mut conv, env) {
+                Ok(None) => conv.proof_pending = false,
+                Ok(Some(ms)) => {
+                    conv.delayed_proof = Some(payload.to_vec());
+                    self.conversation = Some(conv);
+                    return Step::Wait(ms);
+                }
+                Err(e) => return Step::Refuse(e),
+            }
         }
         let reply = match conv.server.step(payload) {
             Ok(r) => r,
             Err(e) => {
-                self.record_failure(&mut conv, &e.to_string(), e.is_wrong_proof());
-                return Err(self.auth_failed());
+                self.record_failure(&mut conv, &e.to_string(), e.is_wrong_proof(), env);
+                return Step::Refuse(auth_failed());
             }
         };
         if proof_step {
             // The proof verified: give its place in the budget back now, not after the
             // client's optional empty message.
-            conv.slot.finish(conv.server.username(), true);
+            conv.slot.finish(conv.server.username(), true, now_ms(env));
         }
         if reply.done {
-            self.complete(&mut conv)?;
+            if let Err(e) = self.complete(&mut conv, env) {
+                return Step::Refuse(e);
+            }
         } else {
             self.conversation = Some(conv);
         }
-        Ok(rawdoc! {
+        Step::Reply(handshake::finish(rawdoc! {
             "conversationId": CONVERSATION_ID,
             "done": reply.done,
             "payload": binary(reply.payload),
-        })
+        }))
     }
 
     /// A failed authentication: counted, audited and logged. Only a proof that was
     /// checked and did not verify (`guessed`) feeds the failure throttle.
-    fn record_failure(&mut self, conv: &mut Conversation, proof: &str, guessed: bool) {
+    fn record_failure(&mut self, conv: &mut Conversation, proof: &str, guessed: bool, env: &Env) {
         let mechanism = conv.server.mechanism();
-        self.shared
-            .stats
-            .record_auth(metric_mechanism(mechanism), false);
+        env.stats.record_auth(metric_mechanism(mechanism), false);
         let reason = match &conv.found {
             Err(absent) => absent.as_str(),
             Ok(_) => proof,
@@ -318,36 +352,34 @@ impl Session {
             mechanism.name(),
             Err(reason),
         );
-        self.audit(event);
+        self.audit(event, env);
         // Still a failed login (metrics, audit, log) when it tested no password, but
         // only a guess may slow or refuse the next attempt.
         if guessed {
             let user = conv.server.username().to_string();
-            conv.slot.finish(&user, false);
+            conv.slot.finish(&user, false, now_ms(env));
         } else {
             conv.slot.abandon();
         }
         info!(
-            conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
+            conn.id = self.id, cluster.name = %self.cluster, client.addr = %self.peer.ip(),
             auth.user = conv.server.username(), auth.db = %conv.db, auth.mechanism = conv.server.mechanism().name(),
             reason, "authentication failed"
         );
     }
 
     /// The conversation proved the password: bind the user to the connection.
-    fn complete(&mut self, conv: &mut Conversation) -> Result<(), ErrorReply> {
+    fn complete(&mut self, conv: &mut Conversation, env: &Env) -> Result<(), ErrorReply> {
         let Ok(user) = conv.found.clone() else {
             // Unreachable by construction (a fake credential never verifies); fail closed.
-            self.record_failure(conv, "no user", true);
-            return Err(self.auth_failed());
+            self.record_failure(conv, "no user", true, env);
+            return Err(auth_failed());
         };
         // Normally released at the proof step already; this covers any other path.
-        conv.slot.finish(conv.server.username(), true);
-        conn::one_user(self.conn.user.as_deref(), &user)?;
+        conv.slot.finish(conv.server.username(), true, now_ms(env));
+        one_user(self.user.as_deref(), &user)?;
         let mechanism = conv.server.mechanism();
-        self.shared
-            .stats
-            .record_auth(metric_mechanism(mechanism), true);
+        env.stats.record_auth(metric_mechanism(mechanism), true);
         let event = AuditEvent::authenticate(
             &self.audit_ctx(),
             &user.user,
@@ -355,27 +387,24 @@ impl Session {
             mechanism.name(),
             Ok(()),
         );
-        self.audit(event);
+        self.audit(event, env);
         if conv.speculative {
-            Stats::inc(&self.shared.stats.auth_speculative);
+            Stats::inc(&env.stats.auth_speculative);
         }
         info!(
-            conn.id = self.info.id, cluster.name = %self.info.cluster.name, client.addr = %self.info.peer.ip(),
-            auth.user = %user.user, auth.db = %user.db, auth.mechanism = conv.server.mechanism().name(),
+            conn.id = self.id, cluster.name = %self.cluster, client.addr = %self.peer.ip(),
+            auth.user = %user.user, auth.db = %user.db, auth.mechanism = mechanism.name(),
             "authenticated"
         );
-        self.set_user(user);
+        self.log_in(user.clone(), env.policy.generation());
+        self.effect(Effect::LoggedIn(user));
         Ok(())
-    }
-
-    pub(crate) fn auth_failed(&self) -> ErrorReply {
-        ErrorReply::authentication_failed()
     }
 
     /// hello's `speculativeAuthenticate`: the saslStart step inside the handshake. Any
     /// failure just omits the field; the driver then authenticates normally and sees the
     /// usual error.
-    pub(crate) async fn speculative(&mut self, doc: &RawDocument) -> Option<RawDocumentBuf> {
+    pub(super) fn speculative(&mut self, doc: &RawDocument, env: &Env) -> Option<RawDocumentBuf> {
         if doc.get_i32("saslStart").is_err()
             && doc.get_f64("saslStart").is_err()
             && doc.get_bool("saslStart").is_err()
@@ -383,7 +412,7 @@ impl Session {
             return None;
         }
         let db = doc.get_str("db").unwrap_or("admin").to_string();
-        let first = self.sasl_start(doc, &db).await.ok()?;
+        let first = self.sasl_start(doc, &db, env).ok()?;
         let conv = self.conversation.as_mut()?;
         // A user that exists without a credential for the speculated mechanism (e.g. only
         // SCRAM-SHA-1, while drivers speculate SCRAM-SHA-256): mongod omits the field so
@@ -400,14 +429,18 @@ impl Session {
 
     /// hello's `saslSupportedMechs: "db.user"`. Unknown users get mongod's default pair,
     /// so the answer does not reveal which users exist.
-    pub(crate) fn supported_mechs(&self, spec: &str) -> RawArrayBuf {
-        let policy = self.shared.policy.load();
-        let ctx = self.lookup_context();
-        conn::sasl_supported_mechs(spec, |db, user| {
+    pub(super) fn supported_mechs(&self, spec: &str, env: &Env) -> RawArrayBuf {
+        let policy = env.policy.load();
+        let ctx = self.lookup_context(env);
+        sasl_supported_mechs(spec, |db, user| {
             let found = policy.users(ctx.cluster).lookup(db, user, &ctx).ok();
             found.map(|u| u.mechanisms())
         })
     }
+}
+
+fn no_conversation() -> ErrorReply {
+    ErrorReply::new(ErrorCode::ProtocolError, "No SASL session state found")
 }
 
 /// A poisoned throttle lock refuses every attempt rather than letting them all through.
