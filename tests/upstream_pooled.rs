@@ -79,18 +79,12 @@ fn opened(up: &ScriptedUpstream) -> usize {
 }
 
 async fn login(proxy: &Proxy) -> RawClient {
-    let mut c = RawClient::connect(proxy.addr, proxy.ca()).await;
-    raw_auth(&mut c, Mechanism::ScramSha256, APP_USER, APP_PASSWORD)
-        .await
-        .expect("login");
-    c
+    common::auth::app_login(proxy).await
 }
 
 /// One command on a raw client, bounded.
 async fn command(c: &mut RawClient, body: &bson::RawDocument) -> RawDocumentBuf {
-    timeout(BOUND, c.command(body))
-        .await
-        .expect("a reply in time")
+    common::auth::command_within(c, body, BOUND).await
 }
 
 /// Sends `body` with `flags` under a fresh requestID; returns that id.
@@ -107,14 +101,7 @@ async fn reply(c: &mut RawClient) -> (i32, i32, u32, RawDocumentBuf) {
 }
 
 async fn seed(c: &mut RawClient, coll: &str, n: i32) {
-    let docs: Vec<bson::Bson> = (0..n)
-        .map(|i| bson::Bson::Document(doc! {"n": i}))
-        .collect();
-    let body =
-        RawDocumentBuf::from_document(&doc! {"insert": coll, "documents": docs, "$db": "shop"})
-            .expect("insert body");
-    let r = command(c, &body).await;
-    assert!(failure(&r).is_none(), "seed insert: {r:?}");
+    common::auth::seed_shop(c, coll, n, BOUND).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -328,4 +315,22 @@ async fn pymongo_exhaust_cursor_reads_every_batch_through_a_pool_of_1() {
     assert_eq!(up.seen("getMore"), 1, "the rest came as one exhaust stream");
     assert_eq!(up.open_cursors(), 0);
     assert_eq!(up.peak(), 1, "one upstream connection served it all");
+}
+
+/// Opens a cursor in batches of `batch`, reads `n` documents and drops it half-read (the
+/// driver then sends killCursors).
+async fn read_then_drop(coll: &mongodb::Collection<Document>, batch: u32, n: usize) {
+    use futures_util::TryStreamExt;
+    let mut half = timeout(BOUND, coll.find(doc! {}).batch_size(batch))
+        .await
+        .expect("in time")
+        .expect("find");
+    for _ in 0..n {
+        timeout(BOUND, half.try_next())
+            .await
+            .expect("in time")
+            .expect("next")
+            .expect("a document");
+    }
+    drop(half);
 }

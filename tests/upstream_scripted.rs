@@ -14,13 +14,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use bson::{doc, rawdoc, Document, RawDocumentBuf};
-use common::auth::{failure, raw_auth};
+use common::auth::failure;
 use common::raw::RawClient;
-use common::{certs, config_text, run_client, tool, Proxy, APP_PASSWORD, APP_USER};
+use common::{certs, config_text, run_client, tool, Proxy};
 use futures_util::TryStreamExt;
 use mongodb::options::CursorType;
 use mongodb::Client;
-use mongoward::gates::credentials::Mechanism;
 use mongoward::wire::{
     encode_op_msg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
 };
@@ -45,11 +44,7 @@ async fn proxy(up: &ScriptedUpstream) -> Proxy {
 }
 
 async fn login(proxy: &Proxy) -> RawClient {
-    let mut c = RawClient::connect(proxy.addr, proxy.ca()).await;
-    raw_auth(&mut c, Mechanism::ScramSha256, APP_USER, APP_PASSWORD)
-        .await
-        .expect("login");
-    c
+    common::auth::app_login(proxy).await
 }
 
 async fn driver(proxy: &Proxy) -> Client {
@@ -58,20 +53,11 @@ async fn driver(proxy: &Proxy) -> Client {
 
 /// One command on a raw client, bounded.
 async fn command(c: &mut RawClient, body: &bson::RawDocument) -> RawDocumentBuf {
-    timeout(BOUND, c.command(body))
-        .await
-        .expect("a reply in time")
+    common::auth::command_within(c, body, BOUND).await
 }
 
 async fn seed(c: &mut RawClient, coll: &str, n: i32) {
-    let docs: Vec<bson::Bson> = (0..n)
-        .map(|i| bson::Bson::Document(doc! {"n": i}))
-        .collect();
-    let body =
-        RawDocumentBuf::from_document(&doc! {"insert": coll, "documents": docs, "$db": "shop"})
-            .expect("insert body");
-    let reply = command(c, &body).await;
-    assert!(failure(&reply).is_none(), "seed insert: {reply:?}");
+    common::auth::seed_shop(c, coll, n, BOUND).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -162,3 +162,41 @@ pub fn rfc3339_in(secs: i64) -> String {
 pub fn other_cluster(upstream_uri: &str) -> String {
     format!("[[clusters]]\nname = \"other\"\nuri = {upstream_uri:?}\nlisten = \"127.0.0.1:0\"\n")
 }
+
+/// A raw client on `proxy`, logged in as the harness's application user (SCRAM-SHA-256).
+pub async fn app_login(proxy: &super::Proxy) -> RawClient {
+    let mut c = RawClient::connect(proxy.addr, proxy.ca()).await;
+    raw_auth(
+        &mut c,
+        Mechanism::ScramSha256,
+        super::APP_USER,
+        super::APP_PASSWORD,
+    )
+    .await
+    .expect("login");
+    c
+}
+
+/// One command on a raw client; a reply later than `bound` fails the test.
+pub async fn command_within(
+    c: &mut RawClient,
+    body: &bson::RawDocument,
+    bound: std::time::Duration,
+) -> RawDocumentBuf {
+    tokio::time::timeout(bound, c.command(body))
+        .await
+        .expect("a reply in time")
+}
+
+/// Inserts `{n: 0..n}` into `shop.<coll>` through `c` and checks that it succeeded.
+pub async fn seed_shop(c: &mut RawClient, coll: &str, n: i32, bound: std::time::Duration) {
+    let docs: Vec<bson::Bson> = (0..n)
+        .map(|i| bson::Bson::Document(bson::doc! {"n": i}))
+        .collect();
+    let body = RawDocumentBuf::from_document(
+        &bson::doc! {"insert": coll, "documents": docs, "$db": "shop"},
+    )
+    .expect("insert body");
+    let reply = command_within(c, &body, bound).await;
+    assert!(failure(&reply).is_none(), "seed insert: {reply:?}");
+}

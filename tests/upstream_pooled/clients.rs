@@ -22,6 +22,31 @@ async fn background(proxy: &Proxy) -> tokio::task::JoinHandle<usize> {
     })
 }
 
+/// Runs an external client (made for the proxy) beside [`background`] on a pool of 2,
+/// and returns the upstream, the proxy (still running), the JSON line the client printed
+/// and its whole output.
+/// The busy client must have finished every command, and the pool stayed within 2.
+async fn beside_a_busy_client(
+    client: impl FnOnce(&Proxy) -> Command,
+) -> (ScriptedUpstream, Proxy, serde_json::Value, String) {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    let busy = background(&proxy).await;
+    let out = run(client(&proxy)).await;
+    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    busy_done(&up, busy).await;
+    (up, proxy, v, out)
+}
+
+async fn busy_done(up: &ScriptedUpstream, busy: tokio::task::JoinHandle<usize>) {
+    assert_eq!(
+        timeout(BOUND, busy).await.expect("in time").expect("task"),
+        40
+    );
+    assert!(up.peak() <= 2, "peak {}", up.peak());
+}
+
 async fn run(cmd: Command) -> String {
     let (ok, out) = tokio::task::spawn_blocking(move || run_client(cmd, Duration::from_secs(90)))
         .await
@@ -45,24 +70,17 @@ client.close()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pymongo_cursor_over_pooled_connections_then_killcursors() {
-    let up = ScriptedUpstream::start().await;
-    let proxy = pooled(&up, "max_size = 2").await;
-    let busy = background(&proxy).await;
-    let mut py = Command::new(tool(".venv/bin/python"));
-    py.args(["-c", PYMONGO_CURSOR, &proxy.uri("")]);
-    let out = run(py).await;
-    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
-    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
+        let mut py = Command::new(tool(".venv/bin/python"));
+        py.args(["-c", PYMONGO_CURSOR, &proxy.uri("")]);
+        py
+    })
+    .await;
     assert_eq!(v["got"], serde_json::json!([0, 1, 2, 3, 4]), "{out}");
     assert_eq!(v["alive_before"], true, "{out}");
     assert!(up.seen("getMore") >= 1);
     assert_eq!(up.seen("killCursors"), 1, "close() reached the upstream");
     assert_eq!(up.open_cursors(), 0);
-    assert_eq!(
-        timeout(BOUND, busy).await.expect("in time").expect("task"),
-        40
-    );
-    assert!(up.peak() <= 2, "peak {}", up.peak());
 }
 
 const NODE_CURSOR: &str = r#"
@@ -82,15 +100,13 @@ const { MongoClient } = require('mongodb');
 
 #[tokio::test(flavor = "multi_thread")]
 async fn node_driver_cursors_over_pooled_connections() {
-    let up = ScriptedUpstream::start().await;
-    let proxy = pooled(&up, "max_size = 2").await;
-    let busy = background(&proxy).await;
-    let mut node = Command::new("node");
-    node.args(["-e", NODE_CURSOR, &proxy.uri("")]);
-    node.current_dir(tool("tests/clients"));
-    let out = run(node).await;
-    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
-    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
+        let mut node = Command::new("node");
+        node.args(["-e", NODE_CURSOR, &proxy.uri("")]);
+        node.current_dir(tool("tests/clients"));
+        node
+    })
+    .await;
     assert_eq!(
         v["all"],
         serde_json::json!((0..10).collect::<Vec<_>>()),
@@ -100,11 +116,6 @@ async fn node_driver_cursors_over_pooled_connections() {
     assert!(up.seen("getMore") >= 3, "10 documents in batches of 3");
     assert_eq!(up.seen("killCursors"), 1, "close() reached the upstream");
     assert_eq!(up.open_cursors(), 0);
-    assert_eq!(
-        timeout(BOUND, busy).await.expect("in time").expect("task"),
-        40
-    );
-    assert!(up.peak() <= 2, "peak {}", up.peak());
 }
 
 const MONGOSH_CURSOR: &str = r#"
@@ -116,15 +127,13 @@ print(JSON.stringify({ all }));
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mongosh_cursor_over_pooled_connections() {
-    let up = ScriptedUpstream::start().await;
-    let proxy = pooled(&up, "max_size = 2").await;
-    let busy = background(&proxy).await;
-    let script = format!("const URI = {:?};\n{MONGOSH_CURSOR}", proxy.uri(""));
-    let mut sh = Command::new(tool("tests/clients/node_modules/.bin/mongosh"));
-    sh.args(["--quiet", "--nodb", "--eval", &script]);
-    let out = run(sh).await;
-    let line = out.lines().find(|l| l.starts_with('{')).expect("JSON");
-    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
+        let script = format!("const URI = {:?};\n{MONGOSH_CURSOR}", proxy.uri(""));
+        let mut sh = Command::new(tool("tests/clients/node_modules/.bin/mongosh"));
+        sh.args(["--quiet", "--nodb", "--eval", &script]);
+        sh
+    })
+    .await;
     assert_eq!(
         v["all"],
         serde_json::json!((0..10).collect::<Vec<_>>()),
@@ -132,11 +141,6 @@ async fn mongosh_cursor_over_pooled_connections() {
     );
     assert!(up.seen("getMore") >= 3, "10 documents in batches of 3");
     assert_eq!(up.open_cursors(), 0);
-    assert_eq!(
-        timeout(BOUND, busy).await.expect("in time").expect("task"),
-        40
-    );
-    assert!(up.peak() <= 2, "peak {}", up.peak());
 }
 
 /// `uri_extra` for the Rust driver: load-balanced mode, or compression.
@@ -166,28 +170,13 @@ async fn rust_driver_cursor(uri_extra: &str) -> (ScriptedUpstream, Proxy) {
     let ns: Vec<i32> = all.iter().map(|d| d.get_i32("n").unwrap()).collect();
     assert_eq!(ns, (0..25).collect::<Vec<_>>(), "every document, in order");
     // Dropping a cursor half-read kills it upstream (the driver sends killCursors).
-    let mut half = timeout(BOUND, coll.find(doc! {}).batch_size(4))
-        .await
-        .expect("in time")
-        .expect("find");
-    for _ in 0..6 {
-        timeout(BOUND, half.try_next())
-            .await
-            .expect("in time")
-            .expect("next")
-            .expect("a document");
-    }
-    drop(half);
+    read_then_drop(&coll, 4, 6).await;
     assert!(
         up.until(BOUND, |u| u.seen("killCursors") == 1).await,
         "the half-read cursor was killed"
     );
     assert!(up.until(BOUND, |u| u.open_cursors() == 0).await);
-    assert_eq!(
-        timeout(BOUND, busy).await.expect("in time").expect("task"),
-        40
-    );
-    assert!(up.peak() <= 2, "peak {}", up.peak());
+    busy_done(&up, busy).await;
     (up, proxy)
 }
 

@@ -35,6 +35,21 @@ async fn hold_the_pool(up: &ScriptedUpstream, c: &mut RawClient) {
     );
 }
 
+/// Two clients whose finds overlap, so that a pool of two opens both its connections
+/// (idle again when this returns).
+async fn two_busy_clients(up: &ScriptedUpstream, proxy: &Proxy) -> (RawClient, RawClient) {
+    let mut a = login(proxy).await;
+    let mut b = login(proxy).await;
+    up.delay("find", Some(Duration::from_millis(300)));
+    let find = rawdoc! {"find": "x", "$db": "shop"};
+    send(&mut a, 0, &find).await;
+    send(&mut b, 0, &find).await;
+    assert!(failure(&reply(&mut a).await.3).is_none());
+    assert!(failure(&reply(&mut b).await.3).is_none());
+    up.delay("find", None);
+    (a, b)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pool_exhaustion_answers_network_timeout_after_the_wait_never_a_hang() {
     let up = ScriptedUpstream::start().await;
@@ -85,16 +100,7 @@ async fn pool_exhaustion_answers_network_timeout_after_the_wait_never_a_hang() {
 async fn not_writable_primary_discards_the_connection_and_closes_the_idle_ones() {
     let up = ScriptedUpstream::start().await;
     let proxy = pooled(&up, "max_size = 2").await;
-    let mut a = login(&proxy).await;
-    let mut b = login(&proxy).await;
-    // Two finds at once: the pool opens two connections, both idle afterwards.
-    up.delay("find", Some(Duration::from_millis(300)));
-    let find = rawdoc! {"find": "x", "$db": "shop"};
-    send(&mut a, 0, &find).await;
-    send(&mut b, 0, &find).await;
-    assert!(failure(&reply(&mut a).await.3).is_none());
-    assert!(failure(&reply(&mut b).await.3).is_none());
-    up.delay("find", None);
+    let (mut a, mut b) = two_busy_clients(&up, &proxy).await;
     assert!(
         up.until(BOUND, |u| u.open() == 2).await,
         "open: {}",
@@ -171,15 +177,8 @@ async fn a_client_gone_mid_request_discards_its_connection() {
 async fn upstream_killed_while_idle_costs_at_most_one_retry() {
     let up = ScriptedUpstream::start().await;
     let proxy = pooled(&up, "max_size = 2").await;
-    let mut a = login(&proxy).await;
-    let mut b = login(&proxy).await;
-    up.delay("find", Some(Duration::from_millis(300)));
+    let (mut a, mut b) = two_busy_clients(&up, &proxy).await;
     let find = rawdoc! {"find": "x", "$db": "shop"};
-    send(&mut a, 0, &find).await;
-    send(&mut b, 0, &find).await;
-    assert!(failure(&reply(&mut a).await.3).is_none());
-    assert!(failure(&reply(&mut b).await.3).is_none());
-    up.delay("find", None);
     assert!(
         up.until(BOUND, |u| u.open() == 2).await,
         "two idle connections"

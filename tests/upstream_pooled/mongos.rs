@@ -54,18 +54,7 @@ async fn mongos_cursors_keep_their_connection_until_exhausted_or_killed() {
         assert_eq!(ns, (0..40).collect::<Vec<_>>(), "every document, in order");
     }
     // Dropped half-read: the driver's killCursors must reach the mongos that has it.
-    let mut half = timeout(BOUND, coll.find(doc! {}).batch_size(3))
-        .await
-        .expect("in time")
-        .expect("find");
-    for _ in 0..7 {
-        timeout(BOUND, half.try_next())
-            .await
-            .expect("in time")
-            .expect("next")
-            .expect("a document");
-    }
-    drop(half);
+    read_then_drop(&coll, 3, 7).await;
     assert!(
         up.until(BOUND, |u| u.seen("killCursors") == 1).await,
         "the driver killed its cursor"
