@@ -281,23 +281,12 @@ async fn fire_and_forget_insert_is_seen_by_the_next_find() {
     );
 }
 
-const PYMONGO_EXHAUST: &str = r#"
-import json, sys, pymongo
-from pymongo import CursorType
-client = pymongo.MongoClient(sys.argv[1])
-coll = client.shop.feed
-coll.insert_many([{"n": i} for i in range(10)])
-got = [d["n"] for d in coll.find({}, cursor_type=CursorType.EXHAUST).batch_size(3)]
-print(json.dumps({"got": got}))
-client.close()
-"#;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn pymongo_exhaust_cursor_reads_every_batch_through_a_pool_of_1() {
     let up = ScriptedUpstream::start().await;
     let proxy = pooled(&up, "max_size = 1").await;
     let mut py = Command::new(tool(".venv/bin/python"));
-    py.args(["-c", PYMONGO_EXHAUST, &proxy.uri("")]);
+    py.args(["-c", common::pymongo::PYMONGO_EXHAUST, &proxy.uri("")]);
     let (ok, out) = tokio::task::spawn_blocking(move || run_client(py, Duration::from_secs(60)))
         .await
         .expect("pymongo task");

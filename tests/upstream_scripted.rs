@@ -209,24 +209,11 @@ async fn fire_and_forget_insert_is_seen_by_the_next_find() {
     assert_eq!(up.seen("insert"), 1);
 }
 
-const PYMONGO_CURSOR: &str = r#"
-import json, sys, pymongo
-client = pymongo.MongoClient(sys.argv[1])
-coll = client.shop.events
-coll.insert_many([{"n": i} for i in range(10)])
-cursor = coll.find({}).batch_size(3)
-got = [next(cursor)["n"] for _ in range(5)]
-alive_before = cursor.alive
-cursor.close()
-print(json.dumps({"got": got, "alive_before": alive_before}))
-client.close()
-"#;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn pymongo_cursor_over_batches_then_an_explicit_close_kills_it_upstream() {
     let up = ScriptedUpstream::start().await;
     let proxy = proxy(&up).await;
-    let (v, out) = pymongo_json(PYMONGO_CURSOR, &proxy).await;
+    let (v, out) = pymongo_json(common::pymongo::PYMONGO_CURSOR, &proxy).await;
     assert_eq!(v["got"], serde_json::json!([0, 1, 2, 3, 4]), "{out}");
     assert_eq!(v["alive_before"], true, "{out}");
     assert!(up.seen("getMore") >= 1, "the second batch came by getMore");
@@ -320,22 +307,11 @@ async fn connection_mode_holds_one_upstream_connection_per_client() {
     assert_eq!(up.seen("find"), 3);
 }
 
-const PYMONGO_EXHAUST: &str = r#"
-import json, sys, pymongo
-from pymongo import CursorType
-client = pymongo.MongoClient(sys.argv[1])
-coll = client.shop.feed
-coll.insert_many([{"n": i} for i in range(10)])
-got = [d["n"] for d in coll.find({}, cursor_type=CursorType.EXHAUST).batch_size(3)]
-print(json.dumps({"got": got}))
-client.close()
-"#;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn pymongo_exhaust_cursor_reads_every_batch_from_one_get_more() {
     let up = ScriptedUpstream::start().await;
     let proxy = proxy(&up).await;
-    let (v, out) = pymongo_json(PYMONGO_EXHAUST, &proxy).await;
+    let (v, out) = pymongo_json(common::pymongo::PYMONGO_EXHAUST, &proxy).await;
     assert_eq!(
         v["got"],
         serde_json::json!((0..10).collect::<Vec<_>>()),

@@ -132,3 +132,30 @@ impl Agent {
         )
     }
 }
+
+/// Reads five documents of a cursor in batches of 3, then closes it (killCursors); prints
+/// `{"got": [...], "alive_before": bool}`.
+pub const PYMONGO_CURSOR: &str = r#"
+import json, sys, pymongo
+client = pymongo.MongoClient(sys.argv[1])
+coll = client.shop.events
+coll.insert_many([{"n": i} for i in range(10)])
+cursor = coll.find({}).batch_size(3)
+got = [next(cursor)["n"] for _ in range(5)]
+alive_before = cursor.alive
+cursor.close()
+print(json.dumps({"got": got, "alive_before": alive_before}))
+client.close()
+"#;
+
+/// Reads ten documents with an exhaust cursor in batches of 3; prints `{"got": [...]}`.
+pub const PYMONGO_EXHAUST: &str = r#"
+import json, sys, pymongo
+from pymongo import CursorType
+client = pymongo.MongoClient(sys.argv[1])
+coll = client.shop.feed
+coll.insert_many([{"n": i} for i in range(10)])
+got = [d["n"] for d in coll.find({}, cursor_type=CursorType.EXHAUST).batch_size(3)]
+print(json.dumps({"got": got}))
+client.close()
+"#;

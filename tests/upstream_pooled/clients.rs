@@ -55,24 +55,11 @@ async fn run(cmd: Command) -> String {
     out
 }
 
-const PYMONGO_CURSOR: &str = r#"
-import json, sys, pymongo
-client = pymongo.MongoClient(sys.argv[1])
-coll = client.shop.events
-coll.insert_many([{"n": i} for i in range(10)])
-cursor = coll.find({}).batch_size(3)
-got = [next(cursor)["n"] for _ in range(5)]
-alive_before = cursor.alive
-cursor.close()
-print(json.dumps({"got": got, "alive_before": alive_before}))
-client.close()
-"#;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn pymongo_cursor_over_pooled_connections_then_killcursors() {
     let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
         let mut py = Command::new(tool(".venv/bin/python"));
-        py.args(["-c", PYMONGO_CURSOR, &proxy.uri("")]);
+        py.args(["-c", common::pymongo::PYMONGO_CURSOR, &proxy.uri("")]);
         py
     })
     .await;
