@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bson::RawDocumentBuf;
 use bytes::{Bytes, BytesMut};
@@ -40,6 +40,16 @@ use crate::wire::{self, OpMsg, OpQuery, Request};
 
 /// Malformed-message warnings per second (a peer can send them at will).
 static MALFORMED_LOG: LogLimit = LogLimit::per_second(10);
+
+/// What a forwarded request's replies need: how they map back and what to apply.
+struct Relay {
+    /// The proxy's own requestID on a pooled connection.
+    upstream_id: Option<i32>,
+    /// The cursor a getMore reads (closed when its reply says so).
+    closing: Option<i64>,
+    filter: ReplyFilter,
+    sent_at: Instant,
+}
 
 /// Whether the loop goes on after a message.
 #[derive(Debug, PartialEq, Eq)]
@@ -332,24 +342,11 @@ impl Session {
             Err(Waited::Done(err)) => return self.refuse_forward(msg, to, err).await,
             Err(ended) => return self.wait_ended(ended, msg, to, false).await,
         }
-        // Asked only when a wait is slow: the fast path never scans the body for it.
-        let base = self.info.cluster.reply_timeout;
-        let limit = move || reply_limit(base, max_time_ms(msg.body()));
         // A pooled connection carries many clients' requests: the proxy numbers them
         // itself and maps the reply back (header only; the checked body is unchanged).
         let upstream_id = matches!(self.upstream, Upstream::Leased(_)).then(next_request_id);
-        let out = match upstream_id {
-            Some(id) => Cow::Owned(renumbered(msg.as_bytes(), id, msg.header().response_to)),
-            None => Cow::Borrowed(msg.as_bytes()),
-        };
-        let sent = match self.watch() {
-            (Some(up), watch) => watch.wait(up.send(&out), limit, false).await,
-            (None, _) => return Flow::Close,
-        };
-        match sent {
-            Waited::Done(Ok(())) => {}
-            Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e, true).await,
-            ended => return self.wait_ended(ended, msg, to, true).await,
+        if let Some(flow) = self.send_upstream(msg, to, upstream_id).await {
+            return flow;
         }
         let sent_at = Instant::now();
         Stats::inc(&self.shared.stats.forwarded);
@@ -358,6 +355,49 @@ impl Session {
             self.release_upstream();
             return Flow::Continue;
         }
+        let relay = Relay {
+            upstream_id,
+            closing,
+            filter,
+            sent_at,
+        };
+        self.relay_replies(msg, to, &relay).await
+    }
+
+    /// Writes the (renumbered, when pooled) request upstream; `Some` when it ended the
+    /// request instead.
+    async fn send_upstream(
+        &mut self,
+        msg: &OpMsg,
+        to: &ReplyTo,
+        upstream_id: Option<i32>,
+    ) -> Option<Flow> {
+        let out = match upstream_id {
+            Some(id) => Cow::Owned(renumbered(msg.as_bytes(), id, msg.header().response_to)),
+            None => Cow::Borrowed(msg.as_bytes()),
+        };
+        let limit = self.reply_limit_of(msg);
+        let sent = match self.watch() {
+            (Some(up), watch) => watch.wait(up.send(&out), limit, false).await,
+            (None, _) => return Some(Flow::Close),
+        };
+        match sent {
+            Waited::Done(Ok(())) => None,
+            Waited::Done(Err(e)) => Some(self.upstream_lost(msg, to, e, true).await),
+            ended => Some(self.wait_ended(ended, msg, to, true).await),
+        }
+    }
+
+    /// The reply deadline of a request, asked only when a wait is slow: the fast path
+    /// never scans the body for it.
+    fn reply_limit_of<'m>(&self, msg: &'m OpMsg) -> impl FnOnce() -> Duration + Copy + 'm {
+        let base = self.info.cluster.reply_timeout;
+        move || reply_limit(base, max_time_ms(msg.body()))
+    }
+
+    /// Reads replies until the last one (one, or an exhaust stream) and relays each.
+    async fn relay_replies(&mut self, msg: &OpMsg, to: &ReplyTo, relay: &Relay) -> Flow {
+        let limit = self.reply_limit_of(msg);
         let mut first = true;
         loop {
             // A drain ends an exhaust stream between replies; it lets a first reply come.
@@ -371,35 +411,48 @@ impl Session {
                 ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
-            let frame = match upstream_id {
-                Some(id) => answer_to(frame, id, to.request_id),
-                None => frame,
-            };
-            let (more, stale) = self.inspect_reply(&frame, closing);
-            self.track_pins(msg, &frame);
-            // Nothing more to read: a pooled connection goes back before the client sees
-            // the reply, so the client's next request (on any connection) finds it idle.
-            if stale {
-                self.discard_upstream(DiscardReason::NotWritablePrimary);
-            } else if !more {
-                self.release_upstream();
-            }
-            let frame = match filter {
-                ReplyFilter::None => frame,
-                _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
-            };
-            let out = match to.compressor {
-                Some(c) => wire::compress(&frame, c).unwrap_or(frame),
-                None => frame,
-            };
-            self.write_client(&out).await;
+            let done = self.relay_reply(msg, to, relay, frame).await;
             if std::mem::take(&mut first) {
-                self.observe_latency(sent_at, replied_at);
+                self.observe_latency(relay.sent_at, replied_at);
             }
-            if stale || !more {
+            if done {
                 return Flow::Continue;
             }
         }
+    }
+
+    /// Inspects one reply, gives the upstream connection back when nothing more is to be
+    /// read, then filters and writes the reply; returns whether it was the last one.
+    async fn relay_reply(
+        &mut self,
+        msg: &OpMsg,
+        to: &ReplyTo,
+        relay: &Relay,
+        frame: Bytes,
+    ) -> bool {
+        let frame = match relay.upstream_id {
+            Some(id) => answer_to(frame, id, to.request_id),
+            None => frame,
+        };
+        let (more, stale) = self.inspect_reply(&frame, relay.closing);
+        self.track_pins(msg, &frame);
+        // Nothing more to read: a pooled connection goes back before the client sees
+        // the reply, so the client's next request (on any connection) finds it idle.
+        if stale {
+            self.discard_upstream(DiscardReason::NotWritablePrimary);
+        } else if !more {
+            self.release_upstream();
+        }
+        let frame = match relay.filter {
+            ReplyFilter::None => frame,
+            _ => self.filter_reply(frame, relay.filter, msg.db().unwrap_or("")),
+        };
+        let out = match to.compressor {
+            Some(c) => wire::compress(&frame, c).unwrap_or(frame),
+            None => frame,
+        };
+        self.write_client(&out).await;
+        stale || !more
     }
 
     /// Latency histograms: upstream time (send to reply) and the time the proxy itself
