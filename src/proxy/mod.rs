@@ -28,10 +28,10 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use client::handshake::Identity;
 use server::{accept, control, limits, sni};
 use state::cursors;
 use state::policy::PolicyCell;
+use state::services::{Identity, Services};
 use upstream::Cluster;
 
 /// Why the proxy could not start.
@@ -49,16 +49,11 @@ pub enum StartError {
 }
 
 /// State shared by every connection. Read-mostly; nothing here is locked per message.
+/// What sessions read is in `services` (reached through `Deref` as well).
 pub struct Shared {
-    pub identity: Identity,
-    pub stats: Arc<stats::Stats>,
-    /// Audit events (a no-op handle when `[audit]` is disabled).
-    pub auditor: crate::ops::audit::Auditor,
+    pub services: Arc<Services>,
     pub clusters: Vec<Arc<Cluster>>,
     pub shutdown: watch::Receiver<bool>,
-    pub policy: PolicyCell,
-    /// Cursor owners (recorded from replies that open cursors, checked on getMore).
-    pub cursors: cursors::CursorRegistry,
     /// Live connections, for revocation sweeps (not touched per message).
     pub sessions: DashMap<i64, Arc<state::handle::SessionHandle>>,
     pub config_path: PathBuf,
@@ -67,10 +62,6 @@ pub struct Shared {
     /// Listeners bound at startup (a reload cannot move them).
     pub listen: Vec<SocketAddr>,
     pub plaintext_listen: Vec<SocketAddr>,
-    /// Authentication failure throttle (locked on the authentication path only).
-    pub throttle: Arc<std::sync::Mutex<crate::gates::throttle::Throttle>>,
-    /// Key for the fake credentials of unknown users (per process).
-    pub fake_secret: [u8; 32],
     /// The serving certificate; a reload swaps it for new handshakes.
     pub certs: Arc<crate::tls::CertStore>,
     /// Store mode: the cluster layout the control plane installs (see `live`).
@@ -82,17 +73,17 @@ pub struct Shared {
     active: AtomicUsize,
     idle: Notify,
     handshake_timeout: Duration,
-    /// `server.idle_timeout_secs`; None = never.
-    pub idle_timeout: Option<Duration>,
     /// `server.max_connections` (or its default from the open-file limit).
     pub max_connections: usize,
     /// `server.max_connections_per_source`, with the live counts.
     pub per_source: Option<limits::PerSource>,
-    /// `server.login_timeout_secs`; None = no deadline.
-    pub login_timeout: Option<Duration>,
-    /// `server.max_message_size_bytes`: client messages above it are refused (the
-    /// upstream's own limit applies as well).
-    pub max_message_size: Option<usize>,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 /// Decrements the live-connection count when a connection task ends, however it ends.
@@ -248,26 +239,38 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         &config.file.audit,
         stats.audit_events_dropped.clone(),
     )?;
-    let shared = Arc::new(Shared {
+    let services = Arc::new(Services {
         identity: Identity {
             service_id: bson::oid::ObjectId::new(),
         },
         stats,
         auditor,
+        policy: PolicyCell::new(config),
+        cursors: cursors::CursorRegistry::default(),
+        throttle: Arc::new(std::sync::Mutex::new(
+            crate::gates::throttle::Throttle::new(config.file.auth.throttle.clone()),
+        )),
+        fake_secret: random_secret(),
+        idle_timeout: match config.file.server.idle_timeout_secs {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        },
+        login_timeout: match config.file.server.login_timeout_secs {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        },
+        max_message_size: config.file.server.max_message_size_bytes,
+    });
+    let shared = Arc::new(Shared {
+        services,
         clusters,
         shutdown,
-        policy: PolicyCell::new(config),
         sessions: DashMap::new(),
-        cursors: cursors::CursorRegistry::default(),
         config_path: config.path.clone(),
         proxy_protocol: config.file.server.proxy_protocol,
         proxy_trusted: config.proxy_trusted.clone(),
         listen: config.listen.clone(),
         plaintext_listen: config.plaintext_listen.clone(),
-        throttle: Arc::new(std::sync::Mutex::new(
-            crate::gates::throttle::Throttle::new(config.file.auth.throttle.clone()),
-        )),
-        fake_secret: random_secret(),
         certs,
         live: live::LiveState::default(),
         sweep_now: Notify::new(),
@@ -276,21 +279,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         active: AtomicUsize::new(0),
         idle: Notify::new(),
         handshake_timeout: Duration::from_secs(config.file.server.handshake_timeout_secs.max(1)),
-        idle_timeout: match config.file.server.idle_timeout_secs {
-            0 => None,
-            secs => Some(Duration::from_secs(secs)),
-        },
-        max_message_size: config.file.server.max_message_size_bytes,
         max_connections: max_connections(config),
         per_source: config
             .file
             .server
             .max_connections_per_source
             .map(limits::PerSource::new),
-        login_timeout: match config.file.server.login_timeout_secs {
-            0 => None,
-            secs => Some(Duration::from_secs(secs)),
-        },
     });
     for w in &config.warnings {
         warn!("{w}");

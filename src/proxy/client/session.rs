@@ -26,6 +26,7 @@ use crate::proxy::client::session_upstream::Upstream;
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
 use crate::proxy::state::handle::SessionHandle;
+use crate::proxy::state::services::Services;
 use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
 use crate::proxy::upstream::inspect;
@@ -35,7 +36,6 @@ use crate::proxy::upstream::wait::{max_time_ms, reply_limit, Waited};
 use crate::proxy::upstream::{
     capped_limits, next_request_id, Cluster, UpstreamError, UpstreamInfo,
 };
-use crate::proxy::Shared;
 use crate::wire::{self, OpMsg, OpQuery, Request};
 
 /// Malformed-message warnings per second (a peer can send them at will).
@@ -72,7 +72,8 @@ pub struct ConnInfo {
 /// Per-connection state.
 pub struct Session {
     pub info: ConnInfo,
-    pub(crate) shared: Arc<Shared>,
+    /// What every connection reads: policy, registries, counters, limits.
+    pub(crate) services: Arc<Services>,
     pub(crate) client: Stream,
     pub(crate) upstream: Upstream,
     /// The connection core: its state and every decision; no sockets.
@@ -96,17 +97,17 @@ pub struct Session {
 impl Session {
     pub fn new(
         info: ConnInfo,
-        shared: Arc<Shared>,
+        services: Arc<Services>,
         client: Stream,
         handle: Arc<SessionHandle>,
     ) -> Session {
-        let cluster_stats = shared.stats.cluster(&info.cluster.name);
+        let cluster_stats = services.stats.cluster(&info.cluster.name);
         let conn = Conn::accepted(info.id, info.peer, info.local, &info.cluster.name);
         Session {
             conn,
             facts: info.cluster.info(),
             info,
-            shared,
+            services,
             client,
             upstream: Upstream::None,
             next_id: 1,
@@ -125,19 +126,19 @@ impl Session {
         // One idle timer per connection, pushed back after each message: pushing a
         // deadline later is lock-free in tokio, registering a new timer is not.
         let mut idle = self
-            .shared
+            .services
             .idle_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
         // The login deadline: armed while the connection is unauthenticated.
         let mut login = self
-            .shared
+            .services
             .login_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
         loop {
             // One snapshot of the upstream's limits per message, for reading and decoding,
             // under the proxy's own cap (`server.max_message_size_bytes`).
             self.facts = self.info.cluster.info();
-            let limits = capped_limits(self.facts.limits(), self.shared.max_message_size);
+            let limits = capped_limits(self.facts.limits(), self.services.max_message_size);
             let max = limits.max_message_size;
             let frame = tokio::select! {
                 // A stop is seen before more input, so a drain does not serve new messages.
@@ -152,7 +153,7 @@ impl Session {
                     break;
                 }
                 _ = expire(&mut login) => {
-                    Stats::inc(&self.shared.stats.login_timeouts);
+                    Stats::inc(&self.services.stats.login_timeouts);
                     debug!(conn.id = self.info.id, client.addr = %self.info.peer, "no authentication within the login timeout; closing connection");
                     break;
                 }
@@ -168,7 +169,7 @@ impl Session {
             if flow == Flow::Close {
                 break;
             }
-            if let (Some(timer), Some(d)) = (idle.as_mut(), self.shared.idle_timeout) {
+            if let (Some(timer), Some(d)) = (idle.as_mut(), self.services.idle_timeout) {
                 timer.as_mut().reset(tokio::time::Instant::now() + d);
             }
             self.update_login_deadline(&mut login);
@@ -219,13 +220,13 @@ impl Session {
         bytes: Bytes,
         limits: &wire::Limits,
     ) -> Flow {
-        Stats::inc(&self.shared.stats.messages_in);
+        Stats::inc(&self.services.stats.messages_in);
         self.received_at = Instant::now();
         match wire::decode_request(bytes, limits) {
             Ok(Request::Msg(msg)) => self.on_msg(msg).await,
             Ok(Request::Query(q)) => self.on_query(q).await,
             Err(e) => {
-                Stats::inc(&self.shared.stats.malformed);
+                Stats::inc(&self.services.stats.malformed);
                 if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
                     warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "malformed message; closing connection");
                 }
@@ -249,7 +250,7 @@ impl Session {
         let nonce = needs_nonce(q.command_name()).then(draw_nonce);
         let out = self
             .conn
-            .on_query(&q, &env_of(&self.shared, &self.facts, nonce));
+            .on_query(&q, &env_of(&self.services, &self.facts, nonce));
         match self.settle(out).await {
             Step::Reply(doc) => self.reply_doc(&to, &doc).await,
             Step::Refuse(err) => self.reply_error(&to, &err).await,
@@ -268,12 +269,12 @@ impl Session {
                 .filter(|c| self.conn.compressors.contains(c)),
         };
         if let Some(c) = msg.compressor() {
-            Stats::inc(self.shared.stats.compressed(c));
+            Stats::inc(self.services.stats.compressed(c));
         }
         let nonce = needs_nonce(msg.command_name()).then(draw_nonce);
         let out = self
             .conn
-            .on_msg(&msg, &env_of(&self.shared, &self.facts, nonce));
+            .on_msg(&msg, &env_of(&self.services, &self.facts, nonce));
         let mut step = self.settle(out).await;
         if msg.more_to_come() {
             if let Step::Refuse(err) = &step {
@@ -349,7 +350,7 @@ impl Session {
             return flow;
         }
         let sent_at = Instant::now();
-        Stats::inc(&self.shared.stats.forwarded);
+        Stats::inc(&self.services.stats.forwarded);
         if msg.more_to_come() {
             // Fire-and-forget: no reply will come, nothing is left to read.
             self.release_upstream();
@@ -460,8 +461,8 @@ impl Session {
     fn observe_latency(&self, sent_at: Instant, replied_at: Instant) {
         let upstream = replied_at.saturating_duration_since(sent_at);
         let total = self.received_at.elapsed();
-        self.shared.stats.observe_upstream(upstream);
-        self.shared
+        self.services.stats.observe_upstream(upstream);
+        self.services
             .stats
             .observe_proxy(total.saturating_sub(upstream));
     }
@@ -513,7 +514,9 @@ impl Session {
         e: UpstreamError,
         can_reply: bool,
     ) -> Flow {
-        self.shared.stats.record_upstream_error(&self.cluster_stats);
+        self.services
+            .stats
+            .record_upstream_error(&self.cluster_stats);
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
         self.drop_upstream();

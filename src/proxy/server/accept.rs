@@ -310,7 +310,9 @@ async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard, slot: Option<Sour
         local,
         cluster,
     };
-    Session::new(info, shared, stream, handle).run().await;
+    Session::new(info, shared.services.clone(), stream, handle)
+        .run()
+        .await;
     drop(slot);
     drop(guard);
 }
