@@ -18,11 +18,11 @@ use crate::gates::scram::MIN_NONCE_BYTES;
 use crate::gates::throttle::Throttle;
 use crate::gates::users::User;
 use crate::ops::audit::{AuditEvent, Auditor, ConnCtx, Timestamp};
-use crate::proxy::client::handshake::Identity;
 use crate::proxy::client::replies::{ErrorCode, ErrorReply};
 use crate::proxy::state::cursors::{ClusterId, CursorRegistry, Owner};
 use crate::proxy::state::policy::PolicyCell;
 use crate::proxy::state::stats::Stats;
+use crate::proxy::state::Identity;
 use crate::proxy::upstream::UpstreamInfo;
 use crate::wire::{elements, Compressor};
 

@@ -193,7 +193,9 @@ impl Session {
                     let id = cursor_id(&body);
                     if id != 0 {
                         // Every later batch of this cursor is filtered too (getMore).
-                        self.shared.cursors.mark_filtered(&self.conn.cluster_id, id);
+                        self.services
+                            .cursors
+                            .mark_filtered(&self.conn.cluster_id, id);
                     }
                 }
                 let h = m.header();

@@ -8,7 +8,6 @@
 //! No `topologyVersion` is sent: drivers then poll instead of holding awaitable hellos
 //! open against the proxy.
 
-use bson::oid::ObjectId;
 use bson::{rawdoc, RawArrayBuf, RawDocument, RawDocumentBuf};
 
 use crate::proxy::upstream::UpstreamInfo;
@@ -58,11 +57,7 @@ impl HelloRequest {
 /// What mongod and mongos report: drivers of any age may connect.
 pub const MIN_WIRE_VERSION: i32 = 0;
 
-/// Per-process identity shown to drivers.
-pub struct Identity {
-    /// Stable for the process: drivers in load-balanced mode key pools on it.
-    pub service_id: ObjectId,
-}
+pub use crate::proxy::state::Identity;
 
 /// Compressors the proxy speaks, in its order of preference when the client has none.
 pub const SUPPORTED_COMPRESSORS: [Compressor; 3] =

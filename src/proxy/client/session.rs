@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bson::RawDocumentBuf;
 use bytes::{Bytes, BytesMut};
@@ -26,6 +26,7 @@ use crate::proxy::client::session_upstream::Upstream;
 use crate::proxy::io::{read_frame, FrameError, Stream};
 use crate::proxy::state::counters::ClusterCounters;
 use crate::proxy::state::handle::SessionHandle;
+use crate::proxy::state::services::Services;
 use crate::proxy::state::signal::Stop;
 use crate::proxy::state::stats::Stats;
 use crate::proxy::upstream::inspect;
@@ -35,11 +36,20 @@ use crate::proxy::upstream::wait::{max_time_ms, reply_limit, Waited};
 use crate::proxy::upstream::{
     capped_limits, next_request_id, Cluster, UpstreamError, UpstreamInfo,
 };
-use crate::proxy::Shared;
 use crate::wire::{self, OpMsg, OpQuery, Request};
 
 /// Malformed-message warnings per second (a peer can send them at will).
 static MALFORMED_LOG: LogLimit = LogLimit::per_second(10);
+
+/// What a forwarded request's replies need: how they map back and what to apply.
+struct Relay {
+    /// The proxy's own requestID on a pooled connection.
+    upstream_id: Option<i32>,
+    /// The cursor a getMore reads (closed when its reply says so).
+    closing: Option<i64>,
+    filter: ReplyFilter,
+    sent_at: Instant,
+}
 
 /// Whether the loop goes on after a message.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,7 +72,8 @@ pub struct ConnInfo {
 /// Per-connection state.
 pub struct Session {
     pub info: ConnInfo,
-    pub(crate) shared: Arc<Shared>,
+    /// What every connection reads: policy, registries, counters, limits.
+    pub(crate) services: Arc<Services>,
     pub(crate) client: Stream,
     pub(crate) upstream: Upstream,
     /// The connection core: its state and every decision; no sockets.
@@ -86,17 +97,17 @@ pub struct Session {
 impl Session {
     pub fn new(
         info: ConnInfo,
-        shared: Arc<Shared>,
+        services: Arc<Services>,
         client: Stream,
         handle: Arc<SessionHandle>,
     ) -> Session {
-        let cluster_stats = shared.stats.cluster(&info.cluster.name);
+        let cluster_stats = services.stats.cluster(&info.cluster.name);
         let conn = Conn::accepted(info.id, info.peer, info.local, &info.cluster.name);
         Session {
             conn,
             facts: info.cluster.info(),
             info,
-            shared,
+            services,
             client,
             upstream: Upstream::None,
             next_id: 1,
@@ -115,19 +126,19 @@ impl Session {
         // One idle timer per connection, pushed back after each message: pushing a
         // deadline later is lock-free in tokio, registering a new timer is not.
         let mut idle = self
-            .shared
+            .services
             .idle_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
         // The login deadline: armed while the connection is unauthenticated.
         let mut login = self
-            .shared
+            .services
             .login_timeout
             .map(|d| Box::pin(tokio::time::sleep(d)));
         loop {
             // One snapshot of the upstream's limits per message, for reading and decoding,
             // under the proxy's own cap (`server.max_message_size_bytes`).
             self.facts = self.info.cluster.info();
-            let limits = capped_limits(self.facts.limits(), self.shared.max_message_size);
+            let limits = capped_limits(self.facts.limits(), self.services.max_message_size);
             let max = limits.max_message_size;
             let frame = tokio::select! {
                 // A stop is seen before more input, so a drain does not serve new messages.
@@ -142,7 +153,7 @@ impl Session {
                     break;
                 }
                 _ = expire(&mut login) => {
-                    Stats::inc(&self.shared.stats.login_timeouts);
+                    Stats::inc(&self.services.stats.login_timeouts);
                     debug!(conn.id = self.info.id, client.addr = %self.info.peer, "no authentication within the login timeout; closing connection");
                     break;
                 }
@@ -158,7 +169,7 @@ impl Session {
             if flow == Flow::Close {
                 break;
             }
-            if let (Some(timer), Some(d)) = (idle.as_mut(), self.shared.idle_timeout) {
+            if let (Some(timer), Some(d)) = (idle.as_mut(), self.services.idle_timeout) {
                 timer.as_mut().reset(tokio::time::Instant::now() + d);
             }
             self.update_login_deadline(&mut login);
@@ -209,13 +220,13 @@ impl Session {
         bytes: Bytes,
         limits: &wire::Limits,
     ) -> Flow {
-        Stats::inc(&self.shared.stats.messages_in);
+        Stats::inc(&self.services.stats.messages_in);
         self.received_at = Instant::now();
         match wire::decode_request(bytes, limits) {
             Ok(Request::Msg(msg)) => self.on_msg(msg).await,
             Ok(Request::Query(q)) => self.on_query(q).await,
             Err(e) => {
-                Stats::inc(&self.shared.stats.malformed);
+                Stats::inc(&self.services.stats.malformed);
                 if let Some(suppressed) = MALFORMED_LOG.check(crate::config::now_unix()) {
                     warn!(conn.id = self.info.id, client.addr = %self.info.peer, error = %e, log.suppressed = suppressed, "malformed message; closing connection");
                 }
@@ -239,7 +250,7 @@ impl Session {
         let nonce = needs_nonce(q.command_name()).then(draw_nonce);
         let out = self
             .conn
-            .on_query(&q, &env_of(&self.shared, &self.facts, nonce));
+            .on_query(&q, &env_of(&self.services, &self.facts, nonce));
         match self.settle(out).await {
             Step::Reply(doc) => self.reply_doc(&to, &doc).await,
             Step::Refuse(err) => self.reply_error(&to, &err).await,
@@ -258,12 +269,12 @@ impl Session {
                 .filter(|c| self.conn.compressors.contains(c)),
         };
         if let Some(c) = msg.compressor() {
-            Stats::inc(self.shared.stats.compressed(c));
+            Stats::inc(self.services.stats.compressed(c));
         }
         let nonce = needs_nonce(msg.command_name()).then(draw_nonce);
         let out = self
             .conn
-            .on_msg(&msg, &env_of(&self.shared, &self.facts, nonce));
+            .on_msg(&msg, &env_of(&self.services, &self.facts, nonce));
         let mut step = self.settle(out).await;
         if msg.more_to_come() {
             if let Step::Refuse(err) = &step {
@@ -332,32 +343,62 @@ impl Session {
             Err(Waited::Done(err)) => return self.refuse_forward(msg, to, err).await,
             Err(ended) => return self.wait_ended(ended, msg, to, false).await,
         }
-        // Asked only when a wait is slow: the fast path never scans the body for it.
-        let base = self.info.cluster.reply_timeout;
-        let limit = move || reply_limit(base, max_time_ms(msg.body()));
         // A pooled connection carries many clients' requests: the proxy numbers them
         // itself and maps the reply back (header only; the checked body is unchanged).
         let upstream_id = matches!(self.upstream, Upstream::Leased(_)).then(next_request_id);
-        let out = match upstream_id {
-            Some(id) => Cow::Owned(renumbered(msg.as_bytes(), id, msg.header().response_to)),
-            None => Cow::Borrowed(msg.as_bytes()),
-        };
-        let sent = match self.watch() {
-            (Some(up), watch) => watch.wait(up.send(&out), limit, false).await,
-            (None, _) => return Flow::Close,
-        };
-        match sent {
-            Waited::Done(Ok(())) => {}
-            Waited::Done(Err(e)) => return self.upstream_lost(msg, to, e, true).await,
-            ended => return self.wait_ended(ended, msg, to, true).await,
+        if let Some(flow) = self.send_upstream(msg, to, upstream_id).await {
+            return flow;
         }
         let sent_at = Instant::now();
-        Stats::inc(&self.shared.stats.forwarded);
+        Stats::inc(&self.services.stats.forwarded);
         if msg.more_to_come() {
             // Fire-and-forget: no reply will come, nothing is left to read.
             self.release_upstream();
             return Flow::Continue;
         }
+        let relay = Relay {
+            upstream_id,
+            closing,
+            filter,
+            sent_at,
+        };
+        self.relay_replies(msg, to, &relay).await
+    }
+
+    /// Writes the (renumbered, when pooled) request upstream; `Some` when it ended the
+    /// request instead.
+    async fn send_upstream(
+        &mut self,
+        msg: &OpMsg,
+        to: &ReplyTo,
+        upstream_id: Option<i32>,
+    ) -> Option<Flow> {
+        let out = match upstream_id {
+            Some(id) => Cow::Owned(renumbered(msg.as_bytes(), id, msg.header().response_to)),
+            None => Cow::Borrowed(msg.as_bytes()),
+        };
+        let limit = self.reply_limit_of(msg);
+        let sent = match self.watch() {
+            (Some(up), watch) => watch.wait(up.send(&out), limit, false).await,
+            (None, _) => return Some(Flow::Close),
+        };
+        match sent {
+            Waited::Done(Ok(())) => None,
+            Waited::Done(Err(e)) => Some(self.upstream_lost(msg, to, e, true).await),
+            ended => Some(self.wait_ended(ended, msg, to, true).await),
+        }
+    }
+
+    /// The reply deadline of a request, asked only when a wait is slow: the fast path
+    /// never scans the body for it.
+    fn reply_limit_of<'m>(&self, msg: &'m OpMsg) -> impl FnOnce() -> Duration + Copy + 'm {
+        let base = self.info.cluster.reply_timeout;
+        move || reply_limit(base, max_time_ms(msg.body()))
+    }
+
+    /// Reads replies until the last one (one, or an exhaust stream) and relays each.
+    async fn relay_replies(&mut self, msg: &OpMsg, to: &ReplyTo, relay: &Relay) -> Flow {
+        let limit = self.reply_limit_of(msg);
         let mut first = true;
         loop {
             // A drain ends an exhaust stream between replies; it lets a first reply come.
@@ -371,35 +412,48 @@ impl Session {
                 ended => return self.wait_ended(ended, msg, to, first).await,
             };
             let replied_at = Instant::now();
-            let frame = match upstream_id {
-                Some(id) => answer_to(frame, id, to.request_id),
-                None => frame,
-            };
-            let (more, stale) = self.inspect_reply(&frame, closing);
-            self.track_pins(msg, &frame);
-            // Nothing more to read: a pooled connection goes back before the client sees
-            // the reply, so the client's next request (on any connection) finds it idle.
-            if stale {
-                self.discard_upstream(DiscardReason::NotWritablePrimary);
-            } else if !more {
-                self.release_upstream();
-            }
-            let frame = match filter {
-                ReplyFilter::None => frame,
-                _ => self.filter_reply(frame, filter, msg.db().unwrap_or("")),
-            };
-            let out = match to.compressor {
-                Some(c) => wire::compress(&frame, c).unwrap_or(frame),
-                None => frame,
-            };
-            self.write_client(&out).await;
+            let done = self.relay_reply(msg, to, relay, frame).await;
             if std::mem::take(&mut first) {
-                self.observe_latency(sent_at, replied_at);
+                self.observe_latency(relay.sent_at, replied_at);
             }
-            if stale || !more {
+            if done {
                 return Flow::Continue;
             }
         }
+    }
+
+    /// Inspects one reply, gives the upstream connection back when nothing more is to be
+    /// read, then filters and writes the reply; returns whether it was the last one.
+    async fn relay_reply(
+        &mut self,
+        msg: &OpMsg,
+        to: &ReplyTo,
+        relay: &Relay,
+        frame: Bytes,
+    ) -> bool {
+        let frame = match relay.upstream_id {
+            Some(id) => answer_to(frame, id, to.request_id),
+            None => frame,
+        };
+        let (more, stale) = self.inspect_reply(&frame, relay.closing);
+        self.track_pins(msg, &frame);
+        // Nothing more to read: a pooled connection goes back before the client sees
+        // the reply, so the client's next request (on any connection) finds it idle.
+        if stale {
+            self.discard_upstream(DiscardReason::NotWritablePrimary);
+        } else if !more {
+            self.release_upstream();
+        }
+        let frame = match relay.filter {
+            ReplyFilter::None => frame,
+            _ => self.filter_reply(frame, relay.filter, msg.db().unwrap_or("")),
+        };
+        let out = match to.compressor {
+            Some(c) => wire::compress(&frame, c).unwrap_or(frame),
+            None => frame,
+        };
+        self.write_client(&out).await;
+        stale || !more
     }
 
     /// Latency histograms: upstream time (send to reply) and the time the proxy itself
@@ -407,8 +461,8 @@ impl Session {
     fn observe_latency(&self, sent_at: Instant, replied_at: Instant) {
         let upstream = replied_at.saturating_duration_since(sent_at);
         let total = self.received_at.elapsed();
-        self.shared.stats.observe_upstream(upstream);
-        self.shared
+        self.services.stats.observe_upstream(upstream);
+        self.services
             .stats
             .observe_proxy(total.saturating_sub(upstream));
     }
@@ -460,7 +514,9 @@ impl Session {
         e: UpstreamError,
         can_reply: bool,
     ) -> Flow {
-        self.shared.stats.record_upstream_error(&self.cluster_stats);
+        self.services
+            .stats
+            .record_upstream_error(&self.cluster_stats);
         warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, error = %e, "upstream connection lost");
         // Cursors lived on the lost connection; a fresh one starts clean.
         self.drop_upstream();

@@ -11,8 +11,8 @@ use crate::gates::scram::MIN_NONCE_BYTES;
 use crate::gates::users::User;
 use crate::proxy::client::conn::{Effect, Env, Outcome, Step};
 use crate::proxy::client::session::Session;
+use crate::proxy::state::services::Services;
 use crate::proxy::upstream::UpstreamInfo;
-use crate::proxy::Shared;
 
 impl Session {
     /// Performs an outcome's effects and waits out the throttle's delays (asking the core
@@ -26,14 +26,14 @@ impl Session {
                 return out.step;
             };
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            out = self.conn.resume(&env_of(&self.shared, &self.facts, None));
+            out = self.conn.resume(&env_of(&self.services, &self.facts, None));
         }
     }
 
     fn perform(&mut self, effect: Effect) {
         match effect {
             Effect::Audit(event) => self.audit(event),
-            Effect::AuditOrDrop(event) => self.shared.auditor.emit(event),
+            Effect::AuditOrDrop(event) => self.services.auditor.emit(event),
             Effect::LoggedIn(user) => self.handle.set_user(&user.db, &user.user),
             Effect::LoggedOut => {
                 self.handle.clear_user();
@@ -45,35 +45,35 @@ impl Session {
 
     /// The authenticated user under the policy in force (see `Conn::current_user_in`).
     pub(crate) fn current_user(&mut self) -> Option<Arc<User>> {
-        let env = env_of(&self.shared, &self.facts, None);
+        let env = env_of(&self.services, &self.facts, None);
         self.conn.current_user_in(&env)
     }
 
     /// The core's view of the moment (no nonce: for decisions that start no conversation).
     pub(crate) fn env(&self) -> Env<'_> {
-        env_of(&self.shared, &self.facts, None)
+        env_of(&self.services, &self.facts, None)
     }
 }
 
 /// What the connection core reads besides its own state, at this moment.
 pub(crate) fn env_of<'a>(
-    shared: &'a Shared,
+    services: &'a Services,
     facts: &'a UpstreamInfo,
     nonce: Option<[u8; MIN_NONCE_BYTES]>,
 ) -> Env<'a> {
     let now_ms = crate::config::now_unix_ms();
     Env {
-        cursors: &shared.cursors,
+        cursors: &services.cursors,
         now: now_ms.div_euclid(1000),
         now_ms,
-        policy: &shared.policy,
-        throttle: &shared.throttle,
-        stats: &shared.stats,
-        auditor: &shared.auditor,
-        identity: &shared.identity,
-        fake_secret: &shared.fake_secret,
+        policy: &services.policy,
+        throttle: &services.throttle,
+        stats: &services.stats,
+        auditor: &services.auditor,
+        identity: &services.identity,
+        fake_secret: &services.fake_secret,
         upstream: facts,
-        max_message_size: shared.max_message_size,
+        max_message_size: services.max_message_size,
         nonce,
     }
 }

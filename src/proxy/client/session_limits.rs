@@ -11,7 +11,7 @@ use crate::proxy::client::session::Session;
 impl Session {
     /// Carries out `conn::login_deadline` on the connection's timer.
     pub(crate) fn update_login_deadline(&mut self, login: &mut Option<Pin<Box<Sleep>>>) {
-        let Some(d) = self.shared.login_timeout else {
+        let Some(d) = self.services.login_timeout else {
             return;
         };
         let hello = std::mem::take(&mut self.conn.hello_seen);
@@ -31,7 +31,7 @@ impl Session {
     /// Records an audit event from the message path. With `on_full = "block"` and a full
     /// queue the event waits here and the loop sends it before reading the next message.
     pub(crate) fn audit(&mut self, event: crate::ops::audit::AuditEvent) {
-        if let Err(event) = self.shared.auditor.try_emit(event) {
+        if let Err(event) = self.services.auditor.try_emit(event) {
             self.audit_backlog.push(*event);
         }
     }
@@ -39,7 +39,7 @@ impl Session {
     /// Sends the events `audit` had to keep, waiting for queue space.
     pub(crate) async fn flush_audit_backlog(&mut self) {
         for event in std::mem::take(&mut self.audit_backlog) {
-            self.shared.auditor.emit_blocking(event).await;
+            self.services.auditor.emit_blocking(event).await;
         }
     }
 }

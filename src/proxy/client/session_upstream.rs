@@ -82,7 +82,9 @@ impl Session {
         let conn = match watch.wait(cluster.connect(), || limit, false).await {
             Waited::Done(Ok(conn)) => conn,
             Waited::Done(Err(e)) => {
-                self.shared.stats.record_upstream_error(&self.cluster_stats);
+                self.services
+                    .stats
+                    .record_upstream_error(&self.cluster_stats);
                 if let Some(suppressed) = UPSTREAM_CONNECT_LOG.check(crate::config::now_unix()) {
                     warn!(conn.id = self.info.id, cluster.name = %cluster.name, error = %e, log.suppressed = suppressed, "upstream connection failed");
                 }
@@ -149,7 +151,9 @@ impl Session {
                 ErrorReply::new(ErrorCode::NetworkTimeout, e.to_string())
             }
             PoolError::Connect(inner) => {
-                self.shared.stats.record_upstream_error(&self.cluster_stats);
+                self.services
+                    .stats
+                    .record_upstream_error(&self.cluster_stats);
                 if let Some(suppressed) = UPSTREAM_CONNECT_LOG.check(crate::config::now_unix()) {
                     warn!(conn.id = self.info.id, cluster.name = %cluster, error = %e, log.suppressed = suppressed, "upstream connection failed");
                 }
@@ -266,7 +270,9 @@ impl Session {
                 return Flow::Close;
             }
         };
-        self.shared.stats.record_upstream_error(&self.cluster_stats);
+        self.services
+            .stats
+            .record_upstream_error(&self.cluster_stats);
         if let Some(suppressed) = UPSTREAM_TIMEOUT_LOG.check(crate::config::now_unix()) {
             warn!(conn.id = self.info.id, cluster.name = %self.info.cluster.name, timeout_ms = limit.as_millis() as u64, log.suppressed = suppressed, "upstream did not reply in time; dropping the upstream connection");
         }

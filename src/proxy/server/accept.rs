@@ -21,11 +21,11 @@ use crate::ops::ratelimit::LogLimit;
 use crate::proxy::client::session::{ConnInfo, Session};
 use crate::proxy::io::Stream;
 use crate::proxy::server::limits::{CapRefusal, SourceSlot};
+use crate::proxy::server::running::{ActiveGuard, Shared};
 use crate::proxy::server::sni::{self, Route};
 use crate::proxy::state::handle::SessionHandle;
 use crate::proxy::state::stats::Stats;
 use crate::proxy::upstream::Cluster;
-use crate::proxy::{ActiveGuard, Shared};
 
 /// Log lines per second for per-connection events a flood can repeat at will.
 static REFUSAL_LOG: LogLimit = LogLimit::per_second(20);
@@ -310,7 +310,9 @@ async fn serve(tcp: TcpStream, conn: Conn, guard: ActiveGuard, slot: Option<Sour
         local,
         cluster,
     };
-    Session::new(info, shared, stream, handle).run().await;
+    Session::new(info, shared.services.clone(), stream, handle)
+        .run()
+        .await;
     drop(slot);
     drop(guard);
 }

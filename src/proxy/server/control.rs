@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::config::{now_unix, Config, ConfigError};
 use crate::gates::access_list::Strictness;
 use crate::ops::audit::{AuditEvent, ReloadSummary};
-use crate::proxy::Shared;
+use crate::proxy::server::running::Shared;
 
 /// How often live connections are re-checked against the policy. Expiry is promised
 /// "within a second"; a quarter second leaves room for a busy machine.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::proxy::Shared;
+use crate::proxy::server::running::Shared;
 
 /// Descriptors kept back from client connections whatever the limit: listeners, the
 /// metrics endpoint and its scrapes, the control plane, the audit file, the runtime's own.

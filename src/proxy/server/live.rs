@@ -17,10 +17,10 @@ use tracing::{info, warn};
 use crate::config::{now_unix, ClusterConfig, Config, ConfigError, UpstreamUri};
 use crate::gates::access_list::Strictness;
 use crate::proxy::server::accept;
+use crate::proxy::server::running::{bind, Shared};
 use crate::proxy::server::sni::Route;
 use crate::proxy::state::policy::{Policy, ProjectPolicy};
 use crate::proxy::upstream::Cluster;
-use crate::proxy::{bind, Shared};
 
 /// Per-process state of the live layout (a field of [`Shared`]).
 #[derive(Default)]

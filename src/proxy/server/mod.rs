@@ -5,4 +5,5 @@ pub mod accept;
 pub mod control;
 pub mod limits;
 pub mod live;
+pub mod running;
 pub mod sni;

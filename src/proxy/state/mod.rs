@@ -5,5 +5,8 @@ pub mod counters;
 pub mod cursors;
 pub mod handle;
 pub mod policy;
+pub mod services;
 pub mod signal;
 pub mod stats;
+
+pub use services::{Identity, Services};

@@ -5,8 +5,9 @@
 use bson::{RawDocument, RawDocumentBuf};
 
 use super::{list_collections, list_databases_filter, Conn, Env, Outcome, ReplyFilter, Step};
-use crate::authz::classify::{Kind, NoSequences, Sequences};
+use crate::authz::classify::{Classified, Kind, NoSequences, Sequences};
 use crate::authz::decide::{decide, Caller, Refusal};
+use crate::authz::privileges::UserPrivileges;
 use crate::error_code::ErrorCode;
 use crate::ops::audit::{AuditEvent, Principal, RoleRef as AuditRole, UserRef};
 use crate::ops::ratelimit::LogLimit;
@@ -113,6 +114,18 @@ impl Conn {
             self.note_allowed(c.name, c.db, &c.target, env);
         }
         let privs = user.as_ref().map(|u| &*u.privileges);
+        self.route_kind(c, body, privs, env)
+    }
+
+    /// Carries out an allowed command: the proxy's own answer, or forwarding (with the
+    /// reply filter its kind needs).
+    fn route_kind<'a>(
+        &mut self,
+        c: Classified<'a>,
+        body: &'a RawDocument,
+        privs: Option<&UserPrivileges>,
+        env: &Env,
+    ) -> Step {
         match c.kind {
             Kind::Handshake => Step::Reply(self.hello(body, c.name, env)),
             Kind::Ping => Step::Reply(handshake::finish(RawDocumentBuf::new())),

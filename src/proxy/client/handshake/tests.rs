@@ -1,4 +1,5 @@
 use super::*;
+use bson::oid::ObjectId;
 
 #[test]
 fn hello_is_a_mongos_and_hides_topology() {

@@ -14,10 +14,10 @@ use crate::gates::credentials::{credentials_toml, Mechanism, ScramCredential};
 use crate::gates::scram::MIN_NONCE_BYTES;
 use crate::gates::throttle::{Throttle, ThrottleConfig};
 use crate::ops::audit::Auditor;
-use crate::proxy::client::handshake::Identity;
 use crate::proxy::state::cursors::CursorRegistry;
 use crate::proxy::state::policy::PolicyCell;
 use crate::proxy::state::stats::Stats;
+use crate::proxy::state::Identity;
 use crate::proxy::upstream::UpstreamInfo;
 use crate::wire::{self, OpMsg, OpQuery, Request};
 
