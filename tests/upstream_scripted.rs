@@ -18,7 +18,6 @@ use common::auth::failure;
 use common::raw::RawClient;
 use common::{certs, config_text, run_client, tool, Proxy};
 use futures_util::TryStreamExt;
-use mongodb::options::CursorType;
 use mongodb::Client;
 use mongoward::wire::{
     encode_op_msg, FLAG_CHECKSUM_PRESENT, FLAG_EXHAUST_ALLOWED, FLAG_MORE_TO_COME,
@@ -80,59 +79,7 @@ async fn rust_driver_find_over_several_batches_returns_every_document() {
 async fn rust_driver_tailable_await_cursor_receives_a_later_insert() {
     let up = ScriptedUpstream::start().await;
     let proxy = proxy(&up).await;
-    let c = driver(&proxy).await;
-    let db = c.database("shop");
-    timeout(
-        BOUND,
-        db.create_collection("log").capped(true).size(1 << 20),
-    )
-    .await
-    .expect("in time")
-    .expect("create a capped collection");
-    let coll = db.collection::<Document>("log");
-    timeout(BOUND, coll.insert_one(doc! {"n": 1}))
-        .await
-        .expect("in time")
-        .expect("insert");
-    let mut cursor = timeout(
-        BOUND,
-        coll.find(doc! {})
-            .cursor_type(CursorType::TailableAwait)
-            .max_await_time(Duration::from_secs(5)),
-    )
-    .await
-    .expect("in time")
-    .expect("find");
-    let first = timeout(BOUND, cursor.try_next()).await.expect("in time");
-    assert_eq!(
-        first.expect("next").expect("a document").get_i32("n"),
-        Ok(1)
-    );
-    let next = tokio::spawn(async move { timeout(BOUND, cursor.try_next()).await });
-    assert!(
-        up.until(BOUND, |u| u.awaiting() >= 1).await,
-        "a getMore waits upstream for new documents"
-    );
-    let writer = driver(&proxy).await;
-    timeout(
-        BOUND,
-        writer
-            .database("shop")
-            .collection::<Document>("log")
-            .insert_one(doc! {"n": 2}),
-    )
-    .await
-    .expect("in time")
-    .expect("insert while the cursor waits");
-    let got = next
-        .await
-        .expect("task")
-        .expect("the cursor returned in time");
-    assert_eq!(got.expect("next").expect("a document").get_i32("n"), Ok(2));
-    assert!(
-        up.woken_by_insert() >= 1,
-        "the insert woke the waiting getMore"
-    );
+    scripted_upstream::scenarios::tailable_await_receives_a_later_insert(&up, &proxy, BOUND).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -57,9 +57,18 @@ async fn run(cmd: Command) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pymongo_cursor_over_pooled_connections_then_killcursors() {
+    pymongo_cursor("").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pymongo_load_balanced_cursor_over_pooled_connections() {
+    pymongo_cursor("&loadBalanced=true").await;
+}
+
+async fn pymongo_cursor(uri_extra: &str) {
     let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
         let mut py = Command::new(tool(".venv/bin/python"));
-        py.args(["-c", common::pymongo::PYMONGO_CURSOR, &proxy.uri("")]);
+        py.args(["-c", common::pymongo::PYMONGO_CURSOR, &proxy.uri(uri_extra)]);
         py
     })
     .await;
@@ -87,9 +96,18 @@ const { MongoClient } = require('mongodb');
 
 #[tokio::test(flavor = "multi_thread")]
 async fn node_driver_cursors_over_pooled_connections() {
+    node_cursors("").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_driver_load_balanced_cursors_over_pooled_connections() {
+    node_cursors("&loadBalanced=true").await;
+}
+
+async fn node_cursors(uri_extra: &str) {
     let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
         let mut node = Command::new("node");
-        node.args(["-e", NODE_CURSOR, &proxy.uri("")]);
+        node.args(["-e", NODE_CURSOR, &proxy.uri(uri_extra)]);
         node.current_dir(tool("tests/clients"));
         node
     })
@@ -114,8 +132,17 @@ print(JSON.stringify({ all }));
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mongosh_cursor_over_pooled_connections() {
+    mongosh_cursor("").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mongosh_load_balanced_cursor_over_pooled_connections() {
+    mongosh_cursor("&loadBalanced=true").await;
+}
+
+async fn mongosh_cursor(uri_extra: &str) {
     let (up, _proxy, v, out) = beside_a_busy_client(|proxy| {
-        let script = format!("const URI = {:?};\n{MONGOSH_CURSOR}", proxy.uri(""));
+        let script = format!("const URI = {:?};\n{MONGOSH_CURSOR}", proxy.uri(uri_extra));
         let mut sh = Command::new(tool("tests/clients/node_modules/.bin/mongosh"));
         sh.args(["--quiet", "--nodb", "--eval", &script]);
         sh
@@ -185,4 +212,14 @@ async fn rust_driver_compressed_traffic_over_a_pool() {
         "the client compressed its requests"
     );
     assert_eq!(up.compressed(), 0, "the upstream side stays uncompressed");
+}
+
+/// A tailable awaitData getMore holds its pooled connection while it waits; the writer's
+/// insert that wakes it takes the pool's other one.
+#[tokio::test(flavor = "multi_thread")]
+async fn tailable_await_cursor_over_a_pool_of_2() {
+    let up = ScriptedUpstream::start().await;
+    let proxy = pooled(&up, "max_size = 2").await;
+    scripted_upstream::scenarios::tailable_await_receives_a_later_insert(&up, &proxy, BOUND).await;
+    assert!(up.peak() <= 2, "peak {}", up.peak());
 }

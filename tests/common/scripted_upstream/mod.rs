@@ -16,6 +16,7 @@ mod commands;
 mod conn;
 mod mongos;
 pub mod replies;
+pub mod scenarios;
 mod store;
 
 use std::collections::HashMap;
