@@ -3,7 +3,7 @@
 
 use bson::{rawdoc, RawDocument, RawDocumentBuf};
 
-use super::world::{op_query, World, NOW};
+use super::world::{op_query, strings, World, NOW};
 use crate::proxy::client::conn::{Conn, Effect, Outcome, ReplyFilter, Step};
 use crate::proxy::state::stats::Stats;
 
@@ -78,19 +78,13 @@ fn users_info_lists_the_proxys_users() {
         &mut w.logged_in("boss"),
         &rawdoc! { "usersInfo": "sha1only", "$db": "admin" },
     );
-    let mechs: Vec<String> = doc
-        .get_array("users")
-        .ok()
-        .and_then(|a| a.into_iter().flatten().next())
-        .and_then(|v| v.as_document())
-        .and_then(|u| u.get_array("mechanisms").ok())
-        .map(|a| {
-            a.into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mechs = strings(
+        doc.get_array("users")
+            .ok()
+            .and_then(|a| a.into_iter().flatten().next())
+            .and_then(|v| v.as_document())
+            .and_then(|u| u.get_array("mechanisms").ok()),
+    );
     assert_eq!(mechs, vec!["SCRAM-SHA-1".to_string()]);
 }
 

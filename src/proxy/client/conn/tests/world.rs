@@ -164,3 +164,14 @@ pub fn op_query(ns: &str, query: &RawDocument) -> OpQuery {
         other => panic!("not an OP_QUERY: {other:?}"),
     }
 }
+
+/// The strings of a reply's array field (empty when the field is missing).
+pub fn strings(a: Option<&bson::RawArray>) -> Vec<String> {
+    a.map(|a| {
+        a.into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    })
+    .unwrap_or_default()
+}
